@@ -1,0 +1,62 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/clickback/clickback/ent/schema/pulid"
+	"github.com/clickback/clickback/ent/schema/schematype"
+)
+
+// Delivery is the forwarding of one conversion to one destination.
+type Delivery struct{ ent.Schema }
+
+// Mixin of the Delivery.
+func (Delivery) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("dlv"), TimeMixin{}, Tenant("deliveries")}
+}
+
+// Fields of the Delivery.
+func (Delivery) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("conversion_id").Immutable(),
+		field.String("destination_id").Immutable(),
+		field.Enum("status").Values("PENDING", "SENT", "FAILED", "SKIPPED").Default("PENDING"),
+		field.Int("attempts").Default(0),
+		field.String("last_error").Optional().MaxLen(2048),
+		field.String("event_id").
+			Comment("The id the platform deduplicates on; the same for every attempt.").
+			Immutable().
+			NotEmpty(),
+		field.String("event_name").Optional().MaxLen(128),
+		field.Time("last_attempt_at").Optional().Nillable(),
+		field.Time("sent_at").Optional().Nillable(),
+		field.JSON("attempt_log", []schematype.Attempt{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Edges of the Delivery.
+func (Delivery) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("conversion", Conversion.Type).Ref("deliveries").Field("conversion_id").Unique().Required().Immutable(),
+		edge.From("destination", Destination.Type).Ref("deliveries").Field("destination_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes of the Delivery.
+func (Delivery) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("account_id", "conversion_id", "destination_id").Unique(),
+		index.Fields("account_id", "status", "created_at"),
+		index.Fields("destination_id"),
+	}
+}
+
+// Annotations of the Delivery.
+func (Delivery) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,128 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/graph/generated"
+	"github.com/clickback/clickback/viewer"
+)
+
+// Config is what the GraphQL handler needs.
+type Config struct {
+	Client        *ent.Client
+	Auth          *auth.Service
+	PublicURL     string
+	Introspection bool
+	Logger        *slog.Logger
+}
+
+// ComplexityLimit bounds the work one operation may ask for.
+const ComplexityLimit = 2000
+
+// publicFields are the root fields an operation may select without a
+// viewer. Everything else needs a valid token.
+var publicFields = map[string]bool{
+	"signup": true, "login": true,
+	"__typename": true, "__schema": true, "__type": true,
+}
+
+// NewHandler returns the GraphQL endpoint: POST, GET and websocket
+// (graphql-transport-ws) transports, authentication from the Authorization
+// header or the websocket's connection_init payload, mutations in a
+// transaction, a complexity limit, and errors that never leak internals.
+func NewHandler(cfg Config) http.Handler {
+	es := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
+		Auth:      cfg.Auth,
+		PublicURL: cfg.PublicURL,
+	}})
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		// Authentication is by token in the payload, never by cookie, so
+		// any origin may connect.
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: coderws.AcceptOptions{InsecureSkipVerify: true},
+		},
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			v, err := cfg.Auth.Authenticate(ctx, cfg.Client, bearer(p.Authorization()))
+			if err != nil {
+				return ctx, nil, errors.New(auth.ErrUnauthenticated.Error())
+			}
+			return viewer.NewContext(ctx, v), nil, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
+	srv.Use(entgql.Transactioner{TxOpener: cfg.Client})
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if _, ok := viewer.FromContext(ctx); ok || onlyPublic(ctx) {
+			return next(ctx)
+		}
+		return func(context.Context) *graphql.Response { return unauthenticated() }
+	})
+	srv.SetErrorPresenter(presentError(cfg.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		cfg.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", p)
+		return errors.New("internal error")
+	})
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := ent.NewContext(r.Context(), cfg.Client)
+		if token := bearer(r.Header.Get("Authorization")); token != "" {
+			v, err := cfg.Auth.Authenticate(ctx, cfg.Client, token)
+			if err != nil {
+				cfg.Logger.InfoContext(ctx, "graphql token refused", "err", err)
+			} else {
+				ctx = viewer.NewContext(ctx, v)
+			}
+		}
+		srv.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bearer extracts the token of an "Authorization: Bearer …" value.
+func bearer(h string) string {
+	const prefix = "bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):])
+	}
+	return ""
+}
+
+// onlyPublic reports whether every root field of the operation is public.
+func onlyPublic(ctx context.Context) bool {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil {
+		return false
+	}
+	fields := graphql.CollectFields(oc, oc.Operation.SelectionSet, nil)
+	for _, f := range fields {
+		if !publicFields[f.Name] {
+			return false
+		}
+	}
+	return len(fields) > 0
+}

@@ -1,0 +1,14 @@
+package graph
+
+import (
+	"github.com/clickback/clickback/auth"
+)
+
+// Resolver holds what the resolvers hand off to. The ent client is not
+// here: resolvers take it from the context (ent.FromContext), where it is
+// the transaction's client during mutations.
+type Resolver struct {
+	Auth *auth.Service
+	// PublicURL is the base of generated URLs, without a trailing slash.
+	PublicURL string
+}

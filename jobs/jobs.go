@@ -1,0 +1,55 @@
+// Package jobs holds clickback's River jobs and the client that runs them.
+// Every job is written once, against *sql.Tx, and runs the same on SQLite
+// and PostgreSQL.
+package jobs
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/clickback/clickback/database"
+)
+
+// Deps is what the workers need.
+type Deps struct {
+	DB     *database.DB
+	Logger *slog.Logger
+}
+
+// Timeouts of River's own machinery. A job running longer than JobTimeout
+// is cancelled; one whose process died is rescued after RescueAfter, so an
+// interrupted job runs again within minutes, not River's default hour.
+const (
+	JobTimeout  = time.Minute
+	RescueAfter = 2 * time.Minute
+)
+
+// NewClient returns a River client over the shared database, with every
+// worker registered and the periodic maintenance scheduled. Start it to
+// work jobs; an unstarted client only inserts.
+func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: d.DB}); err != nil {
+		return nil, fmt.Errorf("register retention worker: %w", err)
+	}
+	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Workers:              workers,
+		JobTimeout:           JobTimeout,
+		RescueStuckJobsAfter: RescueAfter,
+		Logger:               d.Logger,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "retention"}),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create river client: %w", err)
+	}
+	return client, nil
+}

@@ -1,0 +1,80 @@
+// Package server is clickback's HTTP front: the routes of PRODUCT.md, the
+// middleware every request passes (request ids, logs, panics, size limits),
+// health checks and the GraphQL endpoint.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/config"
+	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/graph"
+)
+
+// Body size limits per route.
+const (
+	maxGraphQLBody = 1 << 20
+)
+
+// Deps is what the server is built from.
+type Deps struct {
+	Config config.Config
+	DB     *database.DB
+	Auth   *auth.Service
+	Logger *slog.Logger
+}
+
+// New returns the handler of every route.
+func New(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.DB.Ready(ctx); err != nil {
+			d.Logger.WarnContext(ctx, "not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": readyReason(err)})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	gql := graph.NewHandler(graph.Config{
+		Client:        d.DB.Ent,
+		Auth:          d.Auth,
+		PublicURL:     d.Config.PublicURL,
+		Introspection: d.Config.Introspection,
+		Logger:        d.Logger,
+	})
+	mux.Handle("/graphql", limitBody(maxGraphQLBody, gql))
+	mux.Handle("GET /{$}", playground.Handler("clickback", "/graphql"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not found")
+	})
+	return observe(d.Logger, mux)
+}
+
+func readyReason(err error) string {
+	if err == database.ErrNotMigrated {
+		return "database schema is not up to date"
+	}
+	return "database unreachable"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
