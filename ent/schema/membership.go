@@ -3,9 +3,9 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
-	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/index"
 
 	"github.com/clickback/clickback/ent/schema/pulid"
