@@ -147,7 +147,10 @@ func Fields() []Field {
 // means.
 func ParseField(name string) (Field, bool) {
 	i, ok := lookupField(name)
-	return fieldSpecs[i].name, ok
+	if !ok {
+		return "", false
+	}
+	return fieldSpecs[i].name, true
 }
 
 func lookupField(name string) (field, bool) {
