@@ -54,9 +54,9 @@ func TestParseParams(t *testing.T) {
 			want:        postback.Params{{"secret", "s"}, {"click_id", "abc"}, {"amount", "1,50"}},
 		},
 		{
-			name:        "form body without content type",
-			body:        "click_id=abc",
-			want:        postback.Params{{"click_id", "abc"}},
+			name: "form body without content type",
+			body: "click_id=abc",
+			want: postback.Params{{"click_id", "abc"}},
 		},
 		{
 			name:        "text/plain form body",
@@ -75,9 +75,9 @@ func TestParseParams(t *testing.T) {
 			},
 		},
 		{
-			name:        "JSON body sniffed without content type",
-			body:        ` {"click_id":"abc"} `,
-			want:        postback.Params{{"click_id", "abc"}},
+			name: "JSON body sniffed without content type",
+			body: ` {"click_id":"abc"} `,
+			want: postback.Params{{"click_id", "abc"}},
 		},
 		{
 			name:        "JSON +json type",

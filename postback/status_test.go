@@ -39,7 +39,7 @@ func TestParseStatus(t *testing.T) {
 		{"chargeback", postback.StatusReversed, true},
 		{"charged-back", postback.StatusReversed, true},
 		{"Voided", postback.StatusReversed, true}, // ShareASale
-		{"1", "", false},                          // Affise's codes need its preset
+		{"1", "", false}, // Affise's codes need its preset
 		{"sale", "", false},
 		{"", "", false},
 		{"approvedx", "", false},
