@@ -232,6 +232,14 @@ function makePage(opts) {
     },
     // tick lets MutationObserver records and promises settle.
     tick: () => new Promise((resolve) => setImmediate(resolve)),
+    // until runs the pending timers until ok() holds, for work that ends in a promise
+    // (crypto.subtle); it fails after two seconds.
+    async until(ok) {
+      for (const deadline = Date.now() + 2000; !ok(); await new Promise((r) => setTimeout(r, 2))) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for ' + ok);
+        page.timers();
+      }
+    },
     // timers runs the pending timers, as if 250 ms had passed.
     timers() {
       const fns = [...timers.values()];

@@ -320,14 +320,13 @@ test('identify hashes the email in the browser', async () => {
     clickback('identify', { externalId: 7 });
     clickback('identify', { email: 'not an email' });
     clickback('identify', {}); clickback('identify');`);
-  await page.tick();
-  page.timers();
-  const ids = page.events().filter((e) => e.t === 'id');
-  assert.deepEqual(ids.map((e) => [e.xid, e.em]), [
+  const ids = () => page.events().filter((e) => e.t === 'id');
+  await page.until(() => ids().length === 2);
+  assert.deepEqual(ids().map((e) => [e.xid, e.em]), [
     ['7', undefined],
     ['u-42', '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f'],
   ]);
-  assert.equal(ids[1].em, createHash('sha256').update('john_smith@gmail.com').digest('hex'));
+  assert.equal(ids()[1].em, createHash('sha256').update('john_smith@gmail.com').digest('hex'));
   assert.ok(!page.sent.some((s) => /gmail|John/i.test(s.body)), 'the plain email never leaves');
 });
 
@@ -337,7 +336,7 @@ test('without crypto.subtle the email is dropped, not sent in clear', async () =
   await page.tick();
   page.timers();
   const ids = page.events().filter((e) => e.t === 'id');
-  assert.deepEqual(ids.map((e) => [e.xid, e.em]), [['u-1', undefined]]);
+  assert.deepEqual(ids.map((e) => [e.xid, e.em]), [['u-1', undefined]], 'without subtle nothing is asynchronous');
 });
 
 test('batches hold at most 50 events and 60000 bytes', () => {
