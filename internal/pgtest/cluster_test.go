@@ -132,6 +132,19 @@ func TestCluster(t *testing.T) {
 	}
 	want := fmt.Sprintf("pid=%d <nil>", c.postmasterPID())
 	require.Equal(t, []string{want, want, want}, got)
+
+	// A test after the cluster was stopped (say by someone tidying up)
+	// restarts it.
+	srv, err := connectServer(t.Context(), u)
+	require.NoError(t, err)
+	defer srv.admin.Close()
+	srv.cluster = c
+	require.NoError(t, c.stop())
+	t.Run("AfterStop", func(t *testing.T) {
+		conn := connect(t, newDatabase(t, srv, ""))
+		require.NoError(t, conn.Ping(t.Context()))
+	})
+	require.True(t, c.isPostmaster(c.postmasterPID()))
 	require.True(t, c.isPostmaster(c.postmasterPID()))
 }
 

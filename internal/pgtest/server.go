@@ -27,6 +27,8 @@ type server struct {
 
 	// strategy is how CREATE DATABASE copies: "" for the server's default.
 	strategy string
+	// cluster is the local cluster the server is, or nil.
+	cluster *cluster
 
 	mu        sync.Mutex
 	templates map[string]*templateState
@@ -66,7 +68,26 @@ func openServer(durable bool) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error starting the PostgreSQL test cluster in %s: %w", c.dir, err)
 	}
-	return connectServer(ctx, base)
+	srv, err := connectServer(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	srv.cluster = c
+	return srv, nil
+}
+
+// revive makes sure that the local cluster runs, where it did, after an error
+// that may mean it stopped (whoever stopped it).
+func (s *server) revive(ctx context.Context) error {
+	base, err := s.cluster.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	if base.String() != s.base.String() {
+		return fmt.Errorf("the cluster now runs at %s, not %s", base.Redacted(), s.base.Redacted())
+	}
+	s.admin.Reset() // its connections are to the server that stopped
+	return nil
 }
 
 // connectServer connects to the maintenance database at base.
