@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -129,7 +130,7 @@ func load(getenv func(string) string) (Config, error) {
 
 // secret returns the value given in the environment, else the one kept in
 // file, else a new random one of n bytes written to file. Values are base64
-// (standard or URL, padded or not) or hex; anything else is taken as raw
+// (standard or URL, padded or not) or hex (tried first); anything else is taken as raw
 // bytes, which suits a JWT secret but not an encryption key.
 func secret(env, file string, n int) ([]byte, error) {
 	if env != "" {
@@ -167,14 +168,11 @@ func secret(env, file string, n int) ([]byte, error) {
 }
 
 func decode(s string) []byte {
+	if b, err := hex.DecodeString(s); err == nil && len(b) >= 16 {
+		return b
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if b, err := enc.DecodeString(s); err == nil && len(b) >= 16 {
-			return b
-		}
-	}
-	if len(s)%2 == 0 {
-		var b []byte
-		if _, err := fmt.Sscanf(s, "%x", &b); err == nil && len(b) == len(s)/2 {
 			return b
 		}
 	}

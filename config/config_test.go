@@ -1,0 +1,81 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c, err := load(env(map[string]string{"CLICKBACK_DATA_DIR": dir}))
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, "http://localhost:8080", c.PublicURL)
+	require.Equal(t, 10*time.Minute, c.LateClickWait)
+	require.False(t, c.Postgres())
+	require.Equal(t, filepath.Join(dir, "clickback.db"), c.SQLitePath())
+	require.Len(t, c.JWTSecret, 32)
+	require.Len(t, c.EncryptionKey, 32)
+	require.True(t, c.Introspection)
+	require.Equal(t, "https://graph.facebook.com", c.Platforms.MetaURL)
+
+	// Generated secrets are kept in the data folder and reused.
+	again, err := load(env(map[string]string{"CLICKBACK_DATA_DIR": dir}))
+	require.NoError(t, err)
+	require.Equal(t, c.JWTSecret, again.JWTSecret)
+	require.Equal(t, c.EncryptionKey, again.EncryptionKey)
+	info, err := os.Stat(filepath.Join(dir, "jwt.secret"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{1}, 32)
+	c, err := load(env(map[string]string{
+		"CLICKBACK_DATA_DIR":        t.TempDir(),
+		"CLICKBACK_ADDR":            "127.0.0.1:9000",
+		"DATABASE_URL":              "postgres://u:p@db/clickback",
+		"CLICKBACK_PUBLIC_URL":      "https://t.example.com/",
+		"CLICKBACK_JWT_SECRET":      "a passphrase the operator chose",
+		"CLICKBACK_ENCRYPTION_KEY":  "0101010101010101010101010101010101010101010101010101010101010101",
+		"CLICKBACK_LATE_CLICK_WAIT": "90s",
+		"CLICKBACK_META_API_URL":    "http://127.0.0.1:1234",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9000", c.Addr)
+	require.True(t, c.Postgres())
+	require.Equal(t, "https://t.example.com", c.PublicURL)
+	require.Equal(t, []byte("a passphrase the operator chose"), c.JWTSecret)
+	require.Equal(t, key, c.EncryptionKey)
+	require.Equal(t, 90*time.Second, c.LateClickWait)
+	require.Equal(t, "http://127.0.0.1:1234", c.Platforms.MetaURL)
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct{ key, value, want string }{
+		"database":   {"DATABASE_URL", "mysql://x", "DATABASE_URL must start with postgres://"},
+		"public url": {"CLICKBACK_PUBLIC_URL", "localhost:8080", "CLICKBACK_PUBLIC_URL must be an http(s) URL"},
+		"api url":    {"CLICKBACK_TIKTOK_API_URL", "ftp://x", "CLICKBACK_TIKTOK_API_URL must be an http(s) URL"},
+		"wait":       {"CLICKBACK_LATE_CLICK_WAIT", "10 minutes", "CLICKBACK_LATE_CLICK_WAIT must be a Go duration"},
+		"key size":   {"CLICKBACK_ENCRYPTION_KEY", "c2hvcnQga2V5IHNob3J0IGtleQ==", "must be 32 bytes"},
+		"flag":       {"CLICKBACK_GRAPHQL_INTROSPECTION", "maybe", "must be true or false"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(env(map[string]string{"CLICKBACK_DATA_DIR": t.TempDir(), tt.key: tt.value}))
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
