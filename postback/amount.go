@@ -155,6 +155,9 @@ func isAmountSpace(r rune) bool {
 // cutCurrencyPrefix removes a leading currency code or sign and returns
 // its code ("" for an ambiguous sign) and whether there was one.
 func cutCurrencyPrefix(s string) (code string, found bool, rest string) {
+	if s == "" || isDigit(s[0]) || s[0] == '.' {
+		return "", false, s
+	}
 	if len(s) > 3 && isLetter(s[0]) && isLetter(s[1]) && isLetter(s[2]) && !isLetter(s[3]) {
 		if info, ok := lookupCurrencyCode(s[:3]); ok {
 			return info.code, true, trimAmountSpace(s[3:])
@@ -171,6 +174,9 @@ func cutCurrencyPrefix(s string) (code string, found bool, rest string) {
 // cutCurrencySuffix is cutCurrencyPrefix at the end of s.
 func cutCurrencySuffix(s string) (code string, found bool, rest string) {
 	n := len(s)
+	if n == 0 || isDigit(s[n-1]) {
+		return "", false, s
+	}
 	if n > 3 && isLetter(s[n-1]) && isLetter(s[n-2]) && isLetter(s[n-3]) && !isLetter(s[n-4]) {
 		if info, ok := lookupCurrencyCode(s[n-3:]); ok {
 			return info.code, true, trimAmountSpace(s[:n-3])
