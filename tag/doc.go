@@ -23,8 +23,9 @@
 // AutoTag replaces the placeholder --CLICK-ID-- (any letter case, with its hyphens
 // percent-encoded once or several times, e.g. %2D%2DCLICK-ID%2D%2D) with the Click ID in the
 // href of every a and area element and in the value of every input element, those present at
-// load and those added or changed later. Per-property rules ([AutoTagRule]) also give links
-// to listed domains the Click ID under a parameter. Nothing else in a URL changes. A
+// load and those added or changed later. Per-property rules ([AutoTagRule]) give links to
+// listed domains that hold no placeholder the Click ID under a parameter. Nothing else in a
+// URL changes. A
 // followed link that carries the Click ID is recorded as an OutboundClick, sent with
 // navigator.sendBeacon so that the navigation is not delayed.
 //

@@ -59,7 +59,7 @@ type Config struct {
 
 	// AttributionWindowDays is how long a Click ID lives after the ad click that started
 	// it; 0 means DefaultAttributionWindowDays. Later pages of the visit reuse the Click
-	// ID without extending it.
+	// ID without extending it (where localStorage, which keeps the expiry, works).
 	AttributionWindowDays int
 
 	// AutoTag lists the domains whose links get the Click ID under a parameter, in
@@ -68,9 +68,9 @@ type Config struct {
 }
 
 // AutoTagRule gives every link to Domain, or to one of its subdomains, the Click ID under
-// the query parameter Param (the network's link parameter, e.g. "sub1" or "aff_sub"). A link
-// whose Param already has a value other than the placeholder keeps it: the tenant set it on
-// purpose.
+// the query parameter Param (the network's link parameter, e.g. "sub1" or "aff_sub"). Links
+// the tenant already tagged are left as they are: a link holding the --CLICK-ID--
+// placeholder anywhere, and a link whose Param already has a value.
 type AutoTagRule struct {
 	// Domain is a host name, matched case-insensitively. A leading "*." or "." is
 	// dropped ("*.network.example" and "network.example" both match every subdomain).

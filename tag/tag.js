@@ -104,16 +104,17 @@
     if (!set) parts.push(encodeURIComponent(p) + '=' + id);
     return (q < 0 ? b : b.slice(0, q)) + '?' + parts.join('&') + frag;
   }
-  // autoTag puts the Click ID into a link or form field: in place of the placeholder, and
-  // under the rule's parameter for links to a listed domain (or one of its subdomains).
+  // autoTag puts the Click ID into a link or form field: in place of the placeholder, or,
+  // in a link without one to a listed domain (or one of its subdomains), under the rule's
+  // parameter.
   function autoTag(el) {
     var n = el.nodeName, h, r, u, i, p;
     if (n == 'A' || n == 'AREA') {
       h = el.getAttribute('href');
       if (!h) return;
       r = h.replace(PH, id);
-      try { u = new URL(r, d.baseURI).hostname.toLowerCase() } catch (e) { u = '' }
-      for (i = 0; i < C.r.length; i++) {
+      try { u = r == h && new URL(r, d.baseURI).hostname.toLowerCase() } catch (e) {}
+      for (i = 0; u && i < C.r.length; i++) {
         p = C.r[i];
         if (u == p[0] || u.slice(-p[0].length - 1) == '.' + p[0]) { r = addParam(r, p[1]); break }
       }
@@ -134,7 +135,7 @@
   function onClick(ev) {
     var a = ev.target, h;
     a = ev.button < 2 && a && a.closest && a.closest('a,area');
-    if (a && (h = a.href) && h.indexOf(id) >= 0) {
+    if (a && (h = String(a.href)).indexOf(id) >= 0) {
       push({ t: 'oc', l: cut(h, 2048), lt: cut((a.textContent || a.alt || '').replace(/\s+/g, ' ').replace(/^ | $/g, ''), 128) });
       flush();
     }

@@ -228,6 +228,7 @@ test('AutoTag rules add the Click ID to links of listed domains only', () => {
     ['https://network.example/offer?sub1=', 'https://network.example/offer?sub1=$'],
     ['https://network.example/offer?sub1=mine', 'https://network.example/offer?sub1=mine'],
     ['https://network.example/offer?sub1=--CLICK-ID--&x=1', 'https://network.example/offer?sub1=$&x=1'],
+    ['https://network.example/offer?s2=--CLICK-ID--', 'https://network.example/offer?s2=$'],
     ['https://network.example/offer?su%62%31=mine', 'https://network.example/offer?su%62%31=mine'],
     ['https://aff.other.example/x?y=1', 'https://aff.other.example/x?y=1&aff_sub=$'],
     ['https://evilnetwork.example/offer', 'https://evilnetwork.example/offer'],
@@ -259,9 +260,12 @@ test('following a tagged link records an OutboundClick at once', () => {
   page.timers();
   page.sent.length = 0;
 
+  const svg = page.el('a', { href: 'https://n.example/' });
+  Object.defineProperty(svg, 'href', { value: { baseVal: 'https://n.example/', animVal: 'https://n.example/' } });
   page.click(plain);
+  page.click(svg);
   page.click(tagged, 2);
-  assert.equal(page.sent.length, 0, 'untagged links and right clicks are not recorded');
+  assert.equal(page.sent.length, 0, 'untagged links, SVG links and right clicks are not recorded');
 
   page.click(span);
   assert.equal(page.sent.length, 1, 'sent without waiting');
