@@ -8,8 +8,8 @@ import "fmt"
 // network's parameters onto.
 type Field string
 
-// The canonical fields, in the order [Fields] lists them and [BuildURL]
-// writes them. FieldClickID is the only required one.
+// The canonical fields of a conversion, in the order [Fields] lists them
+// and [BuildURL] writes them. FieldClickID is the only required one.
 const (
 	// FieldClickID is the Click ID the tracking tag gave the visit; without
 	// it a conversion cannot be matched (MISSING_CLICK_ID).
@@ -28,9 +28,13 @@ const (
 	// FieldStatus is the network's status for the conversion, normalised
 	// to a [Status].
 	FieldStatus Field = "status"
-	// FieldCountry and the fields after it are event attributes: kept as
-	// sent (trimmed) for matching and for the ad platforms, which normalise
-	// and hash them in their own way.
+)
+
+// The event attributes: kept as sent (trimmed) in [Attributes], for
+// matching (external id, then email) and for the ad platforms, whose
+// clients normalise and hash them in their own way. They follow the fields
+// above in the canonical order.
+const (
 	FieldCountry     Field = "country"
 	FieldState       Field = "state"
 	FieldCity        Field = "city"

@@ -27,7 +27,7 @@ func TestIsMacro(t *testing.T) {
 		{"[sub1]", true},
 		{"!!afftrack!!", true},
 		{"!!!clickRef!!!", true},
-		{"--CLICK-ID--", true},
+		{postback.ClickIDPlaceholder, true},
 		{"--click-id--", true},
 		{"{{click_id}}", true},
 		{"{offer.id}", true},

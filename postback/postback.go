@@ -56,6 +56,10 @@ const (
 	// MaxExtra is the most extra parameters a Postback keeps; the rest are
 	// in the raw request only.
 	MaxExtra = 50
+	// MaxMappings is the most entries Config.Validate accepts in each of
+	// Config.Mappings and Config.StatusWords: Parse compares every
+	// parameter with every mapping, so the work must stay bounded.
+	MaxMappings = 100
 )
 
 // maxProblems bounds the problems a Reason lists.
@@ -99,12 +103,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("currency %s is not an ISO 4217 code", quoteShort(c.DefaultCurrency)))
 		}
 	}
+	if len(c.Mappings) > MaxMappings {
+		errs = append(errs, fmt.Errorf("%d mappings, the limit is %d", len(c.Mappings), MaxMappings))
+	}
+	if len(c.StatusWords) > MaxMappings {
+		errs = append(errs, fmt.Errorf("%d status words, the limit is %d", len(c.StatusWords), MaxMappings))
+	}
 	seen := make(map[string]string)
 	for _, name := range slices.Sorted(maps.Keys(c.Mappings)) {
 		target := c.Mappings[name]
-		loose := string(appendLoose(nil, strings.TrimSpace(name)))
+		loose := string(appendLoose(nil, name))
 		switch {
-		case loose == "" || len(name) > MaxNameLen || checkText(name, false) != nil:
+		case loose == "" || len(name) > MaxNameLen || strings.TrimSpace(name) != name || checkText(name, false) != nil:
 			errs = append(errs, fmt.Errorf("mapping %s: not a parameter name", quoteShort(name)))
 		case looseEqual(name, SecretParam):
 			errs = append(errs, fmt.Errorf("mapping %s: the secret cannot be mapped", quoteShort(name)))
@@ -121,7 +131,7 @@ func (c Config) Validate() error {
 	for _, word := range slices.Sorted(maps.Keys(c.StatusWords)) {
 		loose := string(appendLooseWord(nil, strings.TrimSpace(word)))
 		switch {
-		case loose == "" || len(loose) > maxStatusWord:
+		case loose == "" || len(strings.TrimSpace(word)) > maxStatusWord:
 			errs = append(errs, fmt.Errorf("status word %s: not a word of 1 to %d characters", quoteShort(word), maxStatusWord))
 		case seen[loose] != "":
 			errs = append(errs, fmt.Errorf("status words %s and %s are the same word", quoteShort(seen[loose]), quoteShort(word)))
@@ -162,8 +172,8 @@ type Postback struct {
 	// Outcome is the Events Log status to store the conversion with.
 	Outcome Outcome
 	// Reason says, for MISSING_CLICK_ID and INVALID, what is wrong and
-	// where, in sentences a tenant can act on, separated by "; ". Empty
-	// when the Outcome is RECEIVED.
+	// where, in sentences a tenant can act on, separated by "; " (at most
+	// six, the click id's first). Empty when the Outcome is RECEIVED.
 	Reason string
 
 	// ClickID is the click id, trimmed; "" when missing or unusable.
@@ -462,9 +472,9 @@ func checkID(field, v string, limit int) string {
 // resolveStatus normalises a status word: the integration's words, the
 // preset's, then the built-in ones.
 func resolveStatus(word string, cfg Config, probs *problems) Status {
-	if len(cfg.StatusWords) > 0 {
+	if word := strings.TrimSpace(word); len(cfg.StatusWords) > 0 && len(word) <= maxStatusWord {
 		var buf [maxStatusWord]byte
-		loose := appendLooseWord(buf[:0], strings.TrimSpace(word))
+		loose := appendLooseWord(buf[:0], word)
 		for w, target := range cfg.StatusWords {
 			var wbuf [maxStatusWord]byte
 			w := strings.TrimSpace(w)

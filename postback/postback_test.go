@@ -379,12 +379,15 @@ func TestConfigValidate(t *testing.T) {
 		{name: "mapping target", cfg: postback.Config{Mappings: map[string]string{"sub1": "payout"}}, err: `mapping "sub1": "payout" is not a field`},
 		{name: "mapping name", cfg: postback.Config{Mappings: map[string]string{"_-": "amount"}}, err: `mapping "_-": not a parameter name`},
 		{name: "mapping name control", cfg: postback.Config{Mappings: map[string]string{"a\x00": "amount"}}, err: `mapping "a\x00": not a parameter name`},
+		{name: "mapping name spaces", cfg: postback.Config{Mappings: map[string]string{" sub1": "amount"}}, err: `mapping " sub1": not a parameter name`},
 		{name: "mapping secret", cfg: postback.Config{Mappings: map[string]string{"SECRET": "click_id"}}, err: `mapping "SECRET": the secret cannot be mapped`},
 		{
 			name: "mapping twice",
 			cfg:  postback.Config{Mappings: map[string]string{"sub1": "click_id", "SUB-1": "amount"}},
 			err:  `mappings "SUB-1" and "sub1" are the same name`,
 		},
+		{name: "too many mappings", cfg: postback.Config{Mappings: manyMappings(postback.MaxMappings+1, "email")}, err: "101 mappings, the limit is 100"},
+		{name: "too many status words", cfg: postback.Config{StatusWords: manyMappings(postback.MaxMappings+1, "approved")}, err: "101 status words, the limit is 100"},
 		{name: "status target", cfg: postback.Config{StatusWords: map[string]string{"ok": "fine"}}, err: `status word "ok": "fine" is not a status`},
 		{name: "status word", cfg: postback.Config{StatusWords: map[string]string{" ": "approved"}}, err: `status word " ": not a word of 1 to 32 characters`},
 		{
@@ -410,6 +413,16 @@ func TestConfigValidate(t *testing.T) {
 			require.EqualError(t, err, tt.err)
 		})
 	}
+}
+
+// manyMappings returns n distinct entries mapped to target: valid
+// mappings or status words except for their number.
+func manyMappings(n int, target string) map[string]string {
+	m := make(map[string]string, n)
+	for i := range n {
+		m[fmt.Sprintf("p%d", i)] = target
+	}
+	return m
 }
 
 func TestFields(t *testing.T) {

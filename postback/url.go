@@ -9,8 +9,25 @@ import (
 
 // SecretParam is the query parameter that carries an integration's secret
 // in its postback URL. Parse never treats it as data, and the Redact
-// helpers blank it; its name is matched loosely like every other.
+// helpers blank it; its name is matched loosely like every other. Read it
+// with QuerySecret, from the query string only: BuildURL puts it there,
+// and a secret accepted from a body would have to be redacted from every
+// stored body too.
 const SecretParam = "secret"
+
+// QuerySecret returns the decoded value of the first SecretParam parameter
+// of a raw query string, or "" when there is none. Compare it with the
+// integration's secret in constant time (crypto/subtle).
+func QuerySecret(rawQuery string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if name, value, _ := strings.Cut(pair, "="); looseEqual(unescape(name), SecretParam) {
+			return unescape(value)
+		}
+	}
+	return ""
+}
 
 // Redacted replaces secrets in logged and stored requests.
 const Redacted = "REDACTED"

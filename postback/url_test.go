@@ -195,3 +195,26 @@ func TestBuildURLRedact(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://h/k/collect/s?click_id=#s2#&secret=REDACTED", postback.RedactURL(u))
 }
+
+func TestQuerySecret(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"", ""},
+		{"click_id=a", ""},
+		{"click_id=a&secret=s3c%2Bret", "s3c+ret"},
+		{"Secret=first&secret=second", "first"},
+		{"secrets=a&secret", ""},
+		{"%73ecret=x", "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			t.Parallel()
+
+			require.Equal(t, tt.want, postback.QuerySecret(tt.in))
+		})
+	}
+}
