@@ -8,8 +8,9 @@
 // # What the tag does
 //
 // On every page it gives the visit a Click ID ("cb_" and 22 URL-safe random characters, see
-// [ValidClickID]), kept in the first-party cookie _cbid (SameSite=Lax, path /, on the site's
-// registrable domain, for the attribution window) and in localStorage, so that later pages
+// [ValidClickID]), kept in the first-party cookie _cbid (SameSite=Lax, path /, Secure on
+// https, on the site's registrable domain, for the attribution window) and in
+// localStorage with its expiry, so that later pages
 // of the visit reuse it. A new ad click, meaning a new value of any ad click id parameter
 // (gclid, gbraid, wbraid, fbclid, ttclid, msclkid, li_fat_id, twclid, epik, ScCid) or a new
 // set of UTM parameters, starts a new Click ID; the cookie _cbs keeps a hash of the last set
@@ -72,14 +73,16 @@
 //	lg           Language               BCP 47 tag: letters, digits, hyphens; up to 35
 //	l            LinkURL                required for oc; MaxURLLen, must start with a scheme
 //	lt           LinkText               MaxLinkTextLen
-//	n            Name                   required for tr; see ValidEventName
+//	n            Name                   required for tr: 1 to MaxNameLen letters, digits, spaces and
+//	                                    _ . : -, starting with a letter or digit; not PageView or
+//	                                    OutboundClick
 //	val          Value                  number or decimal string, 0 to MaxValue, rounded to micro-units
 //	cur          Currency               ISO 4217: three upper-case letters
-//	p            Props                  object of up to MaxProps keys (ValidEventName) to strings
+//	p            Props                  object of up to MaxProps keys (named like n) to strings
 //	                                    (MaxParamLen), numbers or booleans
 //	xid          ExternalID             MaxParamLen; id needs xid or em
 //	em           EmailSHA256            64 lower-case hex digits
-//	m            Message                er only; MaxParamLen
+//	m            Message                the error of an er; MaxParamLen
 //
 // Lengths count characters (Unicode code points), and the tag cuts strings to them before
 // sending. No string may hold a NUL character (PostgreSQL text cannot). Invalid UTF-8, a

@@ -208,6 +208,14 @@ type wireEvent struct {
 // A ClickID need not be one the tag generates (ValidClickID): any WellFormedClickID is
 // accepted, so that an older tag, a tenant-set _cbid cookie or a server-side sender still
 // record their visits.
+//
+// The tag posts with sendBeacon (or fetch keepalive, without credentials) and the
+// Content-Type text/plain;charset=UTF-8, which needs no CORS preflight: the HTTP layer must
+// not insist on application/json. The tag never reads the answer.
+//
+// Parsing costs time linear in the body: about 5 µs per typical event, and in the order of
+// 10 ms for the most hostile 64 KiB body (tens of thousands of properties), which the
+// per-IP rate limit bounds.
 func ParseBatch(body []byte) (Batch, error) {
 	if len(body) > MaxBodyBytes {
 		return Batch{}, ErrBodyTooLarge
