@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, logger *slog.Logger) error {
 const shutdownGrace = 25 * time.Second
 
 func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog.Logger) error {
-	river, err := jobs.NewClient(jobs.Deps{DB: db, Logger: logger})
+	river, err := jobs.NewClient(jobs.Deps{DB: db, Config: cfg, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 	handler := server.New(server.Deps{
 		Config: cfg,
 		DB:     db,
+		River:  river,
 		Auth:   auth.NewService(cfg.JWTSecret),
 		Logger: logger,
 	})

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
+	"github.com/riverqueue/river"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/clickback/clickback/auth"
@@ -26,6 +28,7 @@ import (
 // Config is what the GraphQL handler needs.
 type Config struct {
 	Client        *ent.Client
+	River         *river.Client[*sql.Tx]
 	Auth          *auth.Service
 	PublicURL     string
 	Introspection bool
@@ -49,6 +52,7 @@ var publicFields = map[string]bool{
 func NewHandler(cfg Config) http.Handler {
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
 		Auth:      cfg.Auth,
+		River:     cfg.River,
 		PublicURL: cfg.PublicURL,
 	}})
 	srv := handler.New(es)

@@ -11,12 +11,14 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 )
 
 // Deps is what the workers need.
 type Deps struct {
 	DB     *database.DB
+	Config config.Config
 	Logger *slog.Logger
 }
 

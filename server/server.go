@@ -5,12 +5,14 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/config"
@@ -27,6 +29,8 @@ const (
 type Deps struct {
 	Config config.Config
 	DB     *database.DB
+	// River inserts jobs in the transactions that write their rows.
+	River  *river.Client[*sql.Tx]
 	Auth   *auth.Service
 	Logger *slog.Logger
 }
@@ -49,6 +53,7 @@ func New(d Deps) http.Handler {
 	})
 	gql := graph.NewHandler(graph.Config{
 		Client:        d.DB.Ent,
+		River:         d.River,
 		Auth:          d.Auth,
 		PublicURL:     d.Config.PublicURL,
 		Introspection: d.Config.Introspection,

@@ -11,7 +11,9 @@ import (
 
 func createProperty(t *testing.T, s *testserver.Server, token, name string) (id, key string) {
 	t.Helper()
-	var out struct{ CreateProperty struct{ ID, Key, TagSnippet string } }
+	var out struct {
+		CreateProperty struct{ ID, Key, TagSnippet string }
+	}
 	s.GraphQL(t, token, `mutation($in: CreatePropertyInput!) { createProperty(input: $in) { id key tagSnippet } }`,
 		map[string]any{"in": map[string]any{"name": name, "domain": "Shop.Example.com"}}).Decode(t, &out)
 	require.Contains(t, out.CreateProperty.TagSnippet, "/tag/"+out.CreateProperty.Key+".js")
@@ -27,7 +29,9 @@ func TestTenantIsolation(t *testing.T) {
 		a := s.Signup(t, "alpha")
 		b := s.Signup(t, "bravo")
 		propA, _ := createProperty(t, s, a.Token, "A shop")
-		var keyA struct{ CreateAPIKey struct{ APIKey struct{ ID string } } }
+		var keyA struct {
+			CreateAPIKey struct{ APIKey struct{ ID string } }
+		}
 		s.GraphQL(t, a.Token, `mutation { createAPIKey(input: {name: "ci", role: VIEWER}) { key apiKey { id } } }`, nil).Decode(t, &keyA)
 
 		// Reads: connections hold only B's own rows.

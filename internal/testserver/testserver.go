@@ -68,7 +68,7 @@ func Start(t testing.TB, d string, opts ...Option) *Server {
 	}
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})))
 
-	rc, err := jobs.NewClient(jobs.Deps{DB: db, Logger: logger})
+	rc, err := jobs.NewClient(jobs.Deps{DB: db, Config: cfg, Logger: logger})
 	if err != nil {
 		t.Fatalf("river: %v", err)
 	}
@@ -76,7 +76,7 @@ func Start(t testing.TB, d string, opts ...Option) *Server {
 	if err := rc.Start(ctx); err != nil {
 		t.Fatalf("start river: %v", err)
 	}
-	h := server.New(server.Deps{Config: cfg, DB: db, Auth: auth.NewService(cfg.JWTSecret), Logger: logger})
+	h := server.New(server.Deps{Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger})
 	hs := httptest.NewServer(h)
 	t.Cleanup(func() {
 		hs.Close()
