@@ -21,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/clickback/clickback/internal/pgtest"
 	"github.com/clickback/clickback/migrations/internal/migrationgen"
 )
 
@@ -51,7 +52,11 @@ func run(ctx context.Context, name string) error {
 
 	url := os.Getenv("CLICKBACK_DEV_DATABASE_URL")
 	if url == "" {
-		return fmt.Errorf("set CLICKBACK_DEV_DATABASE_URL to an empty scratch PostgreSQL database")
+		var drop func()
+		if url, drop, err = pgtest.Scratch(ctx); err != nil {
+			return fmt.Errorf("scratch postgres database (or set CLICKBACK_DEV_DATABASE_URL): %w", err)
+		}
+		defer drop()
 	}
 	pg, err := sql.Open("pgx", url)
 	if err != nil {

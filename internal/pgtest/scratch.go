@@ -1,0 +1,37 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+)
+
+// Scratch creates an empty database outside of any test, in the same
+// server the tests use, for tools such as the migration generator. drop
+// removes it.
+func Scratch(ctx context.Context) (url string, drop func(), err error) {
+	if ok, why := Available(); !ok {
+		return "", nil, fmt.Errorf("%s", why)
+	}
+	srv, err := servers[0]()
+	if err != nil {
+		return "", nil, err
+	}
+	name := databaseName("scratch")
+	if err := srv.createDatabase(ctx, name, ""); err != nil {
+		if srv.cluster == nil {
+			return "", nil, err
+		}
+		if rerr := srv.revive(ctx); rerr != nil {
+			return "", nil, fmt.Errorf("%w; then, checking the cluster: %w", err, rerr)
+		}
+		if err := srv.createDatabase(ctx, name, ""); err != nil {
+			return "", nil, err
+		}
+	}
+	drop = func() {
+		dctx, cancel := context.WithTimeout(context.Background(), dropTimeout)
+		defer cancel()
+		_ = srv.dropDatabase(dctx, name)
+	}
+	return srv.databaseURL(name), drop, nil
+}
