@@ -113,7 +113,7 @@
       h = el.getAttribute('href');
       if (!h) return;
       r = h.replace(PH, id);
-      try { u = r == h && new URL(r, d.baseURI).hostname.toLowerCase() } catch (e) {}
+      try { u = r == h && C.r.length && new URL(r, d.baseURI).hostname.toLowerCase() } catch (e) {}
       for (i = 0; u && i < C.r.length; i++) {
         p = C.r[i];
         if (u == p[0] || u.slice(-p[0].length - 1) == '.' + p[0]) { r = addParam(r, p[1]); break }
