@@ -109,21 +109,14 @@ func Script(cfg Config) ([]byte, error) {
 	if days < 1 || days > MaxAttributionWindowDays {
 		return nil, fmt.Errorf("%w: attribution window of %d days is not between 1 and %d", ErrInvalidConfig, days, MaxAttributionWindowDays)
 	}
-	if len(cfg.AutoTag) > MaxAutoTagRules {
-		return nil, fmt.Errorf("%w: %d AutoTag rules, at most %d", ErrInvalidConfig, len(cfg.AutoTag), MaxAutoTagRules)
+	norm, err := NormalizeAutoTagRules(cfg.AutoTag)
+	if err != nil {
+		return nil, err
 	}
-	rules := make([][2]string, 0, len(cfg.AutoTag))
-	for _, r := range cfg.AutoTag {
-		domain := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(r.Domain)), "*."), "."), ".")
-		if len(domain) > 253 || !domainRE.MatchString(domain) {
-			return nil, fmt.Errorf("%w: AutoTag domain %q is not a host name (use the punycode form of international names)", ErrInvalidConfig, r.Domain)
-		}
-		if !paramRE.MatchString(r.Param) {
-			return nil, fmt.Errorf("%w: AutoTag parameter %q for %s: use 1 to 64 of A-Z a-z 0-9 . _ ~ -", ErrInvalidConfig, r.Param, domain)
-		}
-		rules = append(rules, [2]string{domain, r.Param})
+	rules := make([][2]string, len(norm))
+	for i, r := range norm {
+		rules[i] = [2]string{r.Domain, r.Param}
 	}
-	sort.SliceStable(rules, func(i, j int) bool { return len(rules[i][0]) > len(rules[j][0]) })
 
 	// encoding/json escapes <, >, &, U+2028 and U+2029, so the configuration is safe
 	// inside any script.
@@ -139,6 +132,38 @@ func Script(cfg Config) ([]byte, error) {
 	out = append(out, scriptHead...)
 	out = append(out, conf...)
 	return append(out, scriptTail...), nil
+}
+
+// NormalizeAutoTagRules checks AutoTag rules as a tenant gave them and returns them the
+// way the tag uses them: domains trimmed, lower-cased, without a leading "*." or "." or a
+// trailing dot, ordered longest domain first (so that a rule for a subdomain wins over
+// one for its parent), with repeated domains dropped (the first rule given wins). The
+// error wraps ErrInvalidConfig and names the bad rule in words a tenant can act on.
+//
+// Storing the normalised rules, rather than checking them only when the tag is rendered,
+// keeps one bad rule from ever breaking a Property's tag.
+func NormalizeAutoTagRules(in []AutoTagRule) ([]AutoTagRule, error) {
+	if len(in) > MaxAutoTagRules {
+		return nil, fmt.Errorf("%w: %d AutoTag rules, at most %d", ErrInvalidConfig, len(in), MaxAutoTagRules)
+	}
+	out := make([]AutoTagRule, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, r := range in {
+		domain := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(r.Domain)), "*."), "."), ".")
+		if len(domain) > 253 || !domainRE.MatchString(domain) {
+			return nil, fmt.Errorf("%w: AutoTag domain %q is not a host name (use the punycode form of international names)", ErrInvalidConfig, r.Domain)
+		}
+		if !paramRE.MatchString(r.Param) {
+			return nil, fmt.Errorf("%w: AutoTag parameter %q for %s: use 1 to 64 of A-Z a-z 0-9 . _ ~ -", ErrInvalidConfig, r.Param, domain)
+		}
+		if seen[domain] {
+			continue
+		}
+		seen[domain] = true
+		out = append(out, AutoTagRule{Domain: domain, Param: r.Param})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i].Domain) > len(out[j].Domain) })
+	return out, nil
 }
 
 // queueStub defines window.clickback before the tag loads: calls are queued in
