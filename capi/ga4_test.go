@@ -77,8 +77,10 @@ func TestBuildGA4Item(t *testing.T) {
 			},
 		},
 		{
-			name:   "client id from a bare id and GS2 session cookie",
-			modify: func(e *Event) { e.Click = Click{GAClientID: "555.666", GASessionID: "GS2.1.s1762900000$o3$g1$t1762900100$j60$l0$h0"} },
+			name: "client id from a bare id and GS2 session cookie",
+			modify: func(e *Event) {
+				e.Click = Click{GAClientID: "555.666", GASessionID: "GS2.1.s1762900000$o3$g1$t1762900100$j60$l0$h0"}
+			},
 			check: func(t *testing.T, head, ev map[string]any) {
 				require.Equal(t, "555.666", head["client_id"])
 				require.Equal(t, "1762900000", ev["params"].(map[string]any)["session_id"])

@@ -67,17 +67,23 @@ func TestBuildAdsConversion(t *testing.T) {
 		{
 			name:   "time in another zone is written in UTC",
 			modify: func(e *Event) { e.Time = at.In(paris) },
-			check:  func(t *testing.T, c map[string]any) { require.Equal(t, "2026-03-01 12:32:45+00:00", c["conversionDateTime"]) },
+			check: func(t *testing.T, c map[string]any) {
+				require.Equal(t, "2026-03-01 12:32:45+00:00", c["conversionDateTime"])
+			},
 		},
 		{
 			name:   "conversion before its click moves to one second after it",
 			modify: func(e *Event) { e.Click.Time = at.Add(10*time.Minute + 500*time.Millisecond) },
-			check:  func(t *testing.T, c map[string]any) { require.Equal(t, "2026-03-01 12:42:46+00:00", c["conversionDateTime"]) },
+			check: func(t *testing.T, c map[string]any) {
+				require.Equal(t, "2026-03-01 12:42:46+00:00", c["conversionDateTime"])
+			},
 		},
 		{
 			name:   "conversion in the same second as its click moves after it",
 			modify: func(e *Event) { e.Click.Time = at },
-			check:  func(t *testing.T, c map[string]any) { require.Equal(t, "2026-03-01 12:32:46+00:00", c["conversionDateTime"]) },
+			check: func(t *testing.T, c map[string]any) {
+				require.Equal(t, "2026-03-01 12:32:46+00:00", c["conversionDateTime"])
+			},
 		},
 		{
 			name:   "gmail dots removed, E.164 phone",
