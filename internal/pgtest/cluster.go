@@ -29,6 +29,7 @@ const (
 	initdbTimeout = 2 * time.Minute
 	startTimeout  = time.Minute
 	pollInterval  = 50 * time.Millisecond
+	portWait      = 5 * time.Second
 )
 
 // superuser is the cluster's superuser role, which the tests connect as.
@@ -274,7 +275,13 @@ func (c *cluster) ensure(ctx context.Context) (*url.URL, error) {
 // anew and started once more; it holds nothing but test data.
 func (c *cluster) start(ctx context.Context, port int, password string) (*url.URL, error) {
 	for attempt := 1; ; attempt++ {
-		if port == 0 || !portFree(port) {
+		// The same port when possible, so that the pools of running test
+		// binaries reconnect; the processes of a server that was killed may
+		// hold it for a moment.
+		if port != 0 && !waitPortFree(ctx, port, portWait) {
+			port = 0
+		}
+		if port == 0 {
 			var err error
 			if port, err = freePort(); err != nil {
 				return nil, err
@@ -331,6 +338,7 @@ func (c *cluster) spawn(ctx context.Context, u *url.URL, port int) error {
 	c.setUp(cmd)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr.Setsid = true
+	closeInheritedOnExec()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("error starting postgres: %w", err)
 	}
@@ -345,6 +353,22 @@ func (c *cluster) spawn(ctx context.Context, u *url.URL, port int) error {
 		return fmt.Errorf("postgres did not start: %w; the end of %s:\n%s", err, logPath, tail(logPath, 20))
 	}
 	return nil
+}
+
+// closeInheritedOnExec marks close-on-exec every file descriptor this process
+// inherited open, which Go's own are already: else postgres would inherit them
+// too and hold them for as long as it runs, and with them maybe the write end
+// of a pipe whose reader (a CI runner, say) waits for it to close.
+func closeInheritedOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // setUp makes cmd run as the server's user, in the cluster's directory (which
@@ -658,6 +682,23 @@ func portFree(port int) bool {
 		return false
 	}
 	l.Close()
+	return true
+}
+
+// waitPortFree waits up to timeout for port to be free on 127.0.0.1, and
+// reports whether it is.
+func waitPortFree(ctx context.Context, port int, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for !portFree(port) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ticker.C:
+		}
+	}
 	return true
 }
 
