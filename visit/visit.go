@@ -1,0 +1,378 @@
+// Package visit records what the tracking tag sends: the Click of each visit
+// and its TrackEvents, written through a group committer so that one
+// transaction (and one fsync) pays for the events of many browsers.
+//
+// A Click is created by the first event of its Click ID and enriched by later
+// ones. The attribution context (landing page, referrer, UTM parameters, ad
+// click ids, cookies, IP, user agent) is first-touch: a value once stored is
+// kept, and only empty fields are filled by later events, so that the second
+// page of a visit never overwrites where the visit came from. What identifies
+// the visitor (external id, email hash) is last-touch: a later identify wins.
+// Every event moves last_seen_at forward.
+//
+// No River job is enqueued per event: tag traffic is the bulk of all writes,
+// and nothing needs to happen to an event after it is stored.
+package visit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/groupcommit"
+	"github.com/clickback/clickback/tag"
+)
+
+// Batch is what one request of the tag brings: its events, validated by
+// tag.ParseBatch, and what the server knows about the request.
+type Batch struct {
+	// AccountID and PropertyID are those of the property the tag belongs to.
+	AccountID, PropertyID string
+	// IP and UserAgent are taken from the request, never from the body.
+	IP, UserAgent string
+	// Bot marks visits whose user agent is a crawler or a headless browser
+	// (tag.IsBot): they are stored, marked, not dropped.
+	Bot bool
+	// Received is when the server got the batch; it is the time of every row
+	// written from it (the browser's clock is only a hint).
+	Received time.Time
+	Events   []tag.Event
+}
+
+// Recorder writes Batches. Create it with NewRecorder, stop it with Close
+// after the HTTP server has stopped.
+type Recorder struct {
+	c *groupcommit.Committer[*Batch]
+}
+
+// Options tune a Recorder; the zero value picks settings for the database's
+// dialect.
+type Options = groupcommit.Options
+
+// NewRecorder starts a recorder writing into db. Zero fields of opts get
+// defaults: one writer on SQLite (which has one connection), four on
+// PostgreSQL, batches of up to 256 requests gathered for 2 ms.
+func NewRecorder(db *database.DB, opts Options) *Recorder {
+	if opts.Writers <= 0 {
+		opts.Writers = 1
+		if db.Dialect != "sqlite3" {
+			opts.Writers = 4
+		}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Window <= 0 {
+		opts.Window = 2 * time.Millisecond
+	}
+	return &Recorder{c: groupcommit.New(db.Ent, write, opts)}
+}
+
+// Record writes b and returns once it is committed. An error means nothing of
+// b may be assumed stored (the tag does not retry; the caller answers 503).
+func (r *Recorder) Record(ctx context.Context, b *Batch) error {
+	if len(b.Events) == 0 {
+		return nil
+	}
+	return r.c.Submit(ctx, b)
+}
+
+// Close writes what is queued and stops the recorder. Record fails with
+// groupcommit.ErrClosed afterwards.
+func (r *Recorder) Close() { r.c.Close() }
+
+// Rows per INSERT statement: PostgreSQL takes at most 65535 parameters, and
+// SQLite 32766.
+const (
+	clickChunk = 400
+	eventChunk = 1000
+)
+
+func write(ctx context.Context, tx *ent.Tx, items []*Batch) error {
+	clicks, events := rows(items)
+	slices.SortFunc(clicks, func(a, b *clickRow) int {
+		// A fixed order of the upserts keeps concurrent writers from
+		// deadlocking on each other's rows.
+		if c := strings.Compare(a.AccountID, b.AccountID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ClickID, b.ClickID)
+	})
+	for chunk := range slices.Chunk(clicks, clickChunk) {
+		bulk := make([]*ent.ClickCreate, len(chunk))
+		for i, c := range chunk {
+			bulk[i] = c.create(tx.Click)
+		}
+		err := tx.Click.CreateBulk(bulk...).
+			OnConflict(entsql.ConflictColumns(click.FieldAccountID, click.FieldClickID), entsql.ResolveWith(resolveClick)).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("error writing clicks: %w", err)
+		}
+	}
+	for chunk := range slices.Chunk(events, eventChunk) {
+		bulk := make([]*ent.TrackEventCreate, len(chunk))
+		for i, e := range chunk {
+			bulk[i] = e.create(tx.TrackEvent)
+		}
+		if err := tx.TrackEvent.CreateBulk(bulk...).Exec(ctx); err != nil {
+			return fmt.Errorf("error writing track events: %w", err)
+		}
+	}
+	return nil
+}
+
+// firstTouch are the Click columns kept once set; later events only fill
+// them while empty.
+var firstTouch = []string{
+	click.FieldLandingPage, click.FieldReferrer, click.FieldTitle,
+	click.FieldUtmSource, click.FieldUtmMedium, click.FieldUtmCampaign, click.FieldUtmTerm, click.FieldUtmContent,
+	click.FieldGclid, click.FieldGbraid, click.FieldWbraid, click.FieldFbclid, click.FieldTtclid,
+	click.FieldMsclkid, click.FieldLiFatID, click.FieldTwclid, click.FieldEpik, click.FieldSccid,
+	click.FieldFbp, click.FieldFbc, click.FieldTtp,
+	click.FieldIP, click.FieldUserAgent, click.FieldLanguage, click.FieldScreen,
+}
+
+// lastTouch are the Click columns a later non-empty value replaces.
+var lastTouch = []string{click.FieldExternalID, click.FieldEmailSha256}
+
+// resolveClick is the DO UPDATE of a Click that exists already.
+func resolveClick(u *entsql.UpdateSet) {
+	t, x := u.Table(), entsql.Dialect(u.Dialect()).Table("excluded")
+	for _, c := range firstTouch {
+		u.Set(c, entsql.Expr(fmt.Sprintf("COALESCE(NULLIF(%s, ''), %s)", t.C(c), x.C(c))))
+	}
+	for _, c := range lastTouch {
+		u.Set(c, entsql.Expr(fmt.Sprintf("COALESCE(NULLIF(%s, ''), %s)", x.C(c), t.C(c))))
+	}
+	// A visit is a bot's once any of its requests was.
+	u.Set(click.FieldBot, entsql.Expr(fmt.Sprintf("(%s OR %s)", t.C(click.FieldBot), x.C(click.FieldBot))))
+	// Writers may commit out of order: last_seen_at only moves forward.
+	ls := click.FieldLastSeenAt
+	u.Set(ls, entsql.Expr(fmt.Sprintf("CASE WHEN %s > %s THEN %s ELSE %s END", x.C(ls), t.C(ls), x.C(ls), t.C(ls))))
+}
+
+// clickRow is one Click to create or enrich: the events of a batch of
+// requests merged per Click ID, first-touch.
+type clickRow struct {
+	AccountID, PropertyID, ClickID string
+	// Fields holds the string columns by name, already cut to their sizes.
+	Fields    map[string]string
+	Bot       bool
+	CreatedAt time.Time
+	LastSeen  time.Time
+}
+
+func (c *clickRow) create(cc *ent.ClickClient) *ent.ClickCreate {
+	m := cc.Create().
+		SetAccountID(c.AccountID).
+		SetPropertyID(c.PropertyID).
+		SetClickID(c.ClickID).
+		SetBot(c.Bot).
+		SetCreatedAt(c.CreatedAt).
+		SetLastSeenAt(c.LastSeen)
+	mu := m.Mutation()
+	for name, v := range c.Fields {
+		if v != "" {
+			// Every name comes from the fixed lists above, which are columns
+			// of the schema: SetField cannot fail on them.
+			_ = mu.SetField(name, v)
+		}
+	}
+	return m
+}
+
+// eventRow is one TrackEvent.
+type eventRow struct {
+	AccountID, PropertyID, ClickID string
+	Name, URL, LinkURL             string
+	Value                          int64
+	HasValue                       bool
+	Currency                       string
+	Props                          map[string]string
+	Bot                            bool
+	CreatedAt                      time.Time
+}
+
+func (e *eventRow) create(tc *ent.TrackEventClient) *ent.TrackEventCreate {
+	m := tc.Create().
+		SetAccountID(e.AccountID).
+		SetPropertyID(e.PropertyID).
+		SetClickID(e.ClickID).
+		SetName(e.Name).
+		SetBot(e.Bot).
+		SetCreatedAt(e.CreatedAt)
+	if e.URL != "" {
+		m.SetURL(e.URL)
+	}
+	if e.LinkURL != "" {
+		m.SetLinkURL(e.LinkURL)
+	}
+	if e.HasValue {
+		m.SetValueMicros(e.Value)
+	}
+	if e.Currency != "" {
+		m.SetCurrency(e.Currency)
+	}
+	if len(e.Props) > 0 {
+		m.SetProps(e.Props)
+	}
+	return m
+}
+
+// Column sizes of the schema, in bytes (ent checks bytes; the wire format
+// counts characters, so a value within the wire's limits may still need
+// cutting).
+var sizes = map[string]int{
+	click.FieldLandingPage: 2048, click.FieldReferrer: 2048, click.FieldTitle: 512,
+	click.FieldUtmSource: 256, click.FieldUtmMedium: 256, click.FieldUtmCampaign: 256,
+	click.FieldUtmTerm: 256, click.FieldUtmContent: 256,
+	click.FieldGclid: 512, click.FieldGbraid: 512, click.FieldWbraid: 512, click.FieldFbclid: 512,
+	click.FieldTtclid: 512, click.FieldMsclkid: 512, click.FieldLiFatID: 512, click.FieldTwclid: 512,
+	click.FieldEpik: 512, click.FieldSccid: 512,
+	click.FieldFbp: 256, click.FieldFbc: 768, click.FieldTtp: 256,
+	click.FieldIP: 64, click.FieldUserAgent: 1024, click.FieldLanguage: 64, click.FieldScreen: 32,
+	click.FieldExternalID: 256, click.FieldEmailSha256: 64,
+}
+
+// Sizes of TrackEvent columns.
+const (
+	urlSize      = 2048
+	propSize     = 512
+	clickIDSize  = 128
+	eventNameLen = 64
+)
+
+// cut shortens s to at most n bytes without splitting a character.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// rows merges the events of items into the Clicks to upsert (one per account
+// and Click ID, in order of first appearance) and the TrackEvents to insert.
+func rows(items []*Batch) ([]*clickRow, []*eventRow) {
+	type key struct{ account, click string }
+	byKey := make(map[key]*clickRow)
+	var clicks []*clickRow
+	var events []*eventRow
+	for _, b := range items {
+		for i := range b.Events {
+			e := &b.Events[i]
+			if e.ClickID == "" || e.Type == tag.Error {
+				continue
+			}
+			id := cut(e.ClickID, clickIDSize)
+			k := key{b.AccountID, id}
+			c := byKey[k]
+			if c == nil {
+				c = &clickRow{AccountID: b.AccountID, PropertyID: b.PropertyID, ClickID: id, Fields: make(map[string]string, 8), CreatedAt: b.Received}
+				byKey[k] = c
+				clicks = append(clicks, c)
+			}
+			c.merge(b, e)
+			switch e.Type {
+			case tag.PageView, tag.OutboundClick, tag.Custom:
+				events = append(events, &eventRow{
+					AccountID: b.AccountID, PropertyID: b.PropertyID, ClickID: id,
+					Name: cut(e.Name, eventNameLen), URL: cut(e.URL, urlSize), LinkURL: cut(e.LinkURL, urlSize),
+					Value: e.Value, HasValue: e.HasValue, Currency: e.Currency,
+					Props: props(e.Props), Bot: b.Bot, CreatedAt: b.Received,
+				})
+			}
+		}
+	}
+	return clicks, events
+}
+
+// merge adds what e knows of its visit to c.
+func (c *clickRow) merge(b *Batch, e *tag.Event) {
+	first := func(name, v string) {
+		if v != "" && c.Fields[name] == "" {
+			c.Fields[name] = cut(v, sizes[name])
+		}
+	}
+	last := func(name, v string) {
+		if v != "" {
+			c.Fields[name] = cut(v, sizes[name])
+		}
+	}
+	if b.Received.After(c.LastSeen) {
+		c.LastSeen = b.Received
+	}
+	c.Bot = c.Bot || b.Bot
+	first(click.FieldIP, b.IP)
+	first(click.FieldUserAgent, b.UserAgent)
+	if e.Type == tag.Identify {
+		last(click.FieldExternalID, e.ExternalID)
+		last(click.FieldEmailSha256, e.EmailSHA256)
+		return
+	}
+	// The landing page is the page of the visit's first event; normally its
+	// PageView, but an OutboundClick whose PageView was lost still says where
+	// the visit was.
+	first(click.FieldLandingPage, e.URL)
+	if e.Type != tag.PageView {
+		return
+	}
+	first(click.FieldReferrer, e.Referrer)
+	first(click.FieldTitle, e.Title)
+	first(click.FieldUtmSource, e.UTM.Source)
+	first(click.FieldUtmMedium, e.UTM.Medium)
+	first(click.FieldUtmCampaign, e.UTM.Campaign)
+	first(click.FieldUtmTerm, e.UTM.Term)
+	first(click.FieldUtmContent, e.UTM.Content)
+	a := &e.AdClickIDs
+	first(click.FieldGclid, a.GCLID)
+	first(click.FieldGbraid, a.GBRAID)
+	first(click.FieldWbraid, a.WBRAID)
+	first(click.FieldFbclid, a.FBCLID)
+	first(click.FieldTtclid, a.TTCLID)
+	first(click.FieldMsclkid, a.MSCLKID)
+	first(click.FieldLiFatID, a.LiFatID)
+	first(click.FieldTwclid, a.TWCLID)
+	first(click.FieldEpik, a.EPIK)
+	first(click.FieldSccid, a.ScCID)
+	first(click.FieldFbp, e.FBP)
+	first(click.FieldFbc, e.FBC)
+	first(click.FieldTtp, e.TTP)
+	first(click.FieldLanguage, e.Language)
+	first(click.FieldScreen, e.Screen)
+}
+
+// props turns a custom event's properties into the strings the column holds:
+// numbers as their exact text, booleans as true or false.
+func props(p map[string]any) map[string]string {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(p))
+	for k, v := range p {
+		switch v := v.(type) {
+		case string:
+			out[k] = cut(v, propSize)
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		case json.Number:
+			out[k] = v.String()
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
