@@ -187,18 +187,8 @@ func newDatabase(tb testing.TB, srv *server, template string) string {
 	name := databaseName(tb.Name())
 	ctx, cancel := context.WithTimeout(tb.Context(), createTimeout)
 	defer cancel()
-	if err := srv.createDatabase(ctx, name, template); err != nil {
-		if srv.cluster == nil {
-			tb.Fatalf("pgtest: %v", err)
-		}
-		// A cluster of pgtest's own may have been stopped since the last
-		// test: once more, after a health check that restarts it if need be.
-		if reviveErr := srv.revive(ctx); reviveErr != nil {
-			tb.Fatalf("pgtest: %v; then, checking the cluster: %v", err, reviveErr)
-		}
-		if err := srv.createDatabase(ctx, name, template); err != nil {
-			tb.Fatalf("pgtest: %v", err)
-		}
+	if err := srv.create(ctx, name, template); err != nil {
+		tb.Fatalf("pgtest: %v", err)
 	}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)

@@ -234,3 +234,20 @@ func TestDatabaseName(t *testing.T) {
 		require.NotEqual(t, name, databaseName(tt.test))
 	}
 }
+
+func TestScratch(t *testing.T) {
+	t.Parallel()
+	Require(t)
+
+	url, drop, err := Scratch(t.Context())
+	require.NoError(t, err)
+	conn := connect(t, url)
+	var name string
+	require.NoError(t, conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&name))
+	require.True(t, strings.HasPrefix(name, "pgtest_scratch_"), name)
+	require.NoError(t, conn.Close(t.Context()))
+
+	drop()
+	admin := connect(t, URL(t))
+	require.False(t, databaseExists(t, admin, name))
+}

@@ -17,16 +17,8 @@ func Scratch(ctx context.Context) (url string, drop func(), err error) {
 		return "", nil, err
 	}
 	name := databaseName("scratch")
-	if err := srv.createDatabase(ctx, name, ""); err != nil {
-		if srv.cluster == nil {
-			return "", nil, err
-		}
-		if rerr := srv.revive(ctx); rerr != nil {
-			return "", nil, fmt.Errorf("%w; then, checking the cluster: %w", err, rerr)
-		}
-		if err := srv.createDatabase(ctx, name, ""); err != nil {
-			return "", nil, err
-		}
+	if err := srv.create(ctx, name, ""); err != nil {
+		return "", nil, err
 	}
 	drop = func() {
 		dctx, cancel := context.WithTimeout(context.Background(), dropTimeout)

@@ -159,6 +159,20 @@ func (s *server) createDatabase(ctx context.Context, name, template string) erro
 	return nil
 }
 
+// create is createDatabase, but should that fail on a cluster of pgtest's
+// own, which may have been stopped since it was last used, it checks the
+// cluster (which restarts it if need be) and tries once more.
+func (s *server) create(ctx context.Context, name, template string) error {
+	err := s.createDatabase(ctx, name, template)
+	if err == nil || s.cluster == nil {
+		return err
+	}
+	if reviveErr := s.revive(ctx); reviveErr != nil {
+		return fmt.Errorf("%w; then, checking the cluster: %w", err, reviveErr)
+	}
+	return s.createDatabase(ctx, name, template)
+}
+
 // dropDatabase drops the database name, closing the connections still open to
 // it.
 func (s *server) dropDatabase(ctx context.Context, name string) error {
