@@ -24,6 +24,7 @@ import (
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/jobs"
 	"github.com/clickback/clickback/server"
+	"github.com/clickback/clickback/visit"
 )
 
 func main() {
@@ -87,12 +88,14 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 	if err := river.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
+	visits := visit.NewRecorder(db, visit.Options{})
 	handler := server.New(server.Deps{
 		Config: cfg,
 		DB:     db,
 		River:  river,
 		Auth:   auth.NewService(cfg.JWTSecret),
 		Logger: logger,
+		Visits: visits,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -123,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
 	}
+	visits.Close()
 	if err := river.Stop(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop jobs: %w", err))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/graph"
+	"github.com/clickback/clickback/visit"
 )
 
 // Body size limits per route.
@@ -33,6 +34,10 @@ type Deps struct {
 	River  *river.Client[*sql.Tx]
 	Auth   *auth.Service
 	Logger *slog.Logger
+	// Visits records the tracking tag's events. The caller creates it (visit.NewRecorder)
+	// and closes it after the HTTP server has stopped; when nil, New makes one that is
+	// never closed, which is fine for tools that do not stop cleanly anyway.
+	Visits *visit.Recorder
 }
 
 // New returns the handler of every route.
@@ -60,6 +65,14 @@ func New(d Deps) http.Handler {
 		Logger:        d.Logger,
 	})
 	mux.Handle("/graphql", limitBody(maxGraphQLBody, gql))
+	visits := d.Visits
+	if visits == nil {
+		visits = visit.NewRecorder(d.DB, visit.Options{})
+	}
+	th := newTagHandler(d.DB.Ent, visits, d.Config.PublicURL, d.Logger, defaultTagLimits)
+	mux.HandleFunc("GET /tag/{file}", th.serveScript)
+	mux.HandleFunc("POST /t/{propertyKey}", th.serveIngest)
+	mux.HandleFunc("OPTIONS /t/{propertyKey}", th.servePreflight)
 	mux.Handle("GET /{$}", playground.Handler("clickback", "/graphql"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found")

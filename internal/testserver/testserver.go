@@ -27,6 +27,7 @@ import (
 	"github.com/clickback/clickback/internal/dbtest"
 	"github.com/clickback/clickback/jobs"
 	"github.com/clickback/clickback/server"
+	"github.com/clickback/clickback/visit"
 )
 
 // Server is a running clickback for one test.
@@ -41,6 +42,15 @@ type Server struct {
 
 // Option changes the configuration before the server starts.
 type Option func(*config.Config)
+
+// selfURL stands for the server's own URL, which is known only once it
+// listens.
+const selfURL = "http://testserver.self"
+
+// RealPublicURL makes the server's public URL (the base of tag snippets and
+// postback URLs) its own address, for tests whose browser or client follows
+// the generated URLs; by default it is a fake host.
+func RealPublicURL() Option { return func(c *config.Config) { c.PublicURL = selfURL } }
 
 // Start runs clickback on a fresh database of dialect d until the test ends.
 func Start(t testing.TB, d string, opts ...Option) *Server {
@@ -76,10 +86,16 @@ func Start(t testing.TB, d string, opts ...Option) *Server {
 	if err := rc.Start(ctx); err != nil {
 		t.Fatalf("start river: %v", err)
 	}
-	h := server.New(server.Deps{Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger})
-	hs := httptest.NewServer(h)
+	visits := visit.NewRecorder(db, visit.Options{})
+	hs := httptest.NewUnstartedServer(nil)
+	if cfg.PublicURL == selfURL {
+		cfg.PublicURL = "http://" + hs.Listener.Addr().String()
+	}
+	hs.Config.Handler = server.New(server.Deps{Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger, Visits: visits})
+	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
+		visits.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
 		_ = rc.Stop(sctx)
