@@ -310,6 +310,7 @@ func (g *GoogleAds) upload(ctx context.Context, acct *adsAccount, payloads [][]b
 // true").
 func adsRequest(payloads [][]byte, idx []int, validateOnly bool) []byte {
 	var body bytes.Buffer
+	body.Grow(listSize(payloads, idx) + 64)
 	body.WriteString(`{"conversions":`)
 	writeList(&body, payloads, idx)
 	body.WriteString(`,"partialFailure":true`)

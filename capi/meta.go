@@ -75,53 +75,65 @@ type metaCustomData struct {
 	OrderID  string  `json:"order_id,omitempty"`
 }
 
-// keys returns the user_data keys that are set, for the baseline rule.
-func (u *metaUserData) keys() map[string]bool {
-	k := map[string]bool{}
-	set := func(name string, ok bool) {
+// Bits of the user_data keys, for the baseline rule.
+const (
+	metaEm = 1 << iota
+	metaPh
+	metaFn
+	metaLn
+	metaGe
+	metaDb
+	metaCt
+	metaSt
+	metaZp
+	metaCountry
+	metaExternalID
+	metaIP
+	metaUA
+	metaFbc
+	metaFbp
+)
+
+// keys returns the set user_data keys as a bit set.
+func (u *metaUserData) keys() uint32 {
+	var k uint32
+	set := func(bit uint32, ok bool) {
 		if ok {
-			k[name] = true
+			k |= bit
 		}
 	}
-	set("em", len(u.Em) > 0)
-	set("ph", len(u.Ph) > 0)
-	set("fn", u.Fn != "")
-	set("ln", u.Ln != "")
-	set("ge", u.Ge != "")
-	set("db", u.Db != "")
-	set("ct", u.Ct != "")
-	set("st", u.St != "")
-	set("zp", u.Zp != "")
-	set("country", u.Country != "")
-	set("external_id", u.ExternalID != "")
-	set("client_ip_address", u.ClientIPAddress != "")
-	set("client_user_agent", u.ClientUserAgent != "")
-	set("fbc", u.Fbc != "")
-	set("fbp", u.Fbp != "")
+	set(metaEm, len(u.Em) > 0)
+	set(metaPh, len(u.Ph) > 0)
+	set(metaFn, u.Fn != "")
+	set(metaLn, u.Ln != "")
+	set(metaGe, u.Ge != "")
+	set(metaDb, u.Db != "")
+	set(metaCt, u.Ct != "")
+	set(metaSt, u.St != "")
+	set(metaZp, u.Zp != "")
+	set(metaCountry, u.Country != "")
+	set(metaExternalID, u.ExternalID != "")
+	set(metaIP, u.ClientIPAddress != "")
+	set(metaUA, u.ClientUserAgent != "")
+	set(metaFbc, u.Fbc != "")
+	set(metaFbp, u.Fbp != "")
 	return k
 }
 
 // metaWeakCombinations are the customer-information sets Meta considers
 // invalid on their own, "or a subset thereof" (§1.4, baseline rule).
-var metaWeakCombinations = []map[string]bool{
-	{"ct": true, "country": true, "st": true, "zp": true, "ge": true, "client_user_agent": true},
-	{"db": true, "client_user_agent": true},
-	{"fn": true, "ge": true},
-	{"ln": true, "ge": true},
+var metaWeakCombinations = []uint32{
+	metaCt | metaCountry | metaSt | metaZp | metaGe | metaUA,
+	metaDb | metaUA,
+	metaFn | metaGe,
+	metaLn | metaGe,
 }
 
 // metaTooWeak reports whether keys are a subset of a weak combination
 // (including the empty set: Meta requires at least one parameter).
-func metaTooWeak(keys map[string]bool) bool {
+func metaTooWeak(keys uint32) bool {
 	for _, weak := range metaWeakCombinations {
-		subset := true
-		for k := range keys {
-			if !weak[k] {
-				subset = false
-				break
-			}
-		}
-		if subset {
+		if keys&^weak == 0 {
 			return true
 		}
 	}
@@ -343,6 +355,7 @@ func (m *Meta) post(ctx context.Context, creds MetaCredentials, payloads [][]byt
 // {"data":[…],"access_token":…,"test_event_code":…}.
 func metaRequest(creds MetaCredentials, payloads [][]byte, idx []int) []byte {
 	var body bytes.Buffer
+	body.Grow(listSize(payloads, idx) + len(creds.AccessToken) + len(creds.TestEventCode) + 64)
 	body.WriteString(`{"data":`)
 	writeList(&body, payloads, idx)
 	body.WriteString(`,"access_token":`)
@@ -488,6 +501,15 @@ func looksHTML(b []byte) bool {
 // jsonHeader returns the headers of a JSON POST.
 func jsonHeader() http.Header {
 	return http.Header{"Content-Type": {"application/json"}}
+}
+
+// listSize returns the length of payloads[idx] written as a JSON array.
+func listSize(payloads [][]byte, idx []int) int {
+	n := 2 + len(idx)
+	for _, i := range idx {
+		n += len(payloads[i])
+	}
+	return n
 }
 
 // writeList writes payloads[idx] as a JSON array.

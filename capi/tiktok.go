@@ -179,6 +179,7 @@ func (t *TikTok) sendBatches(ctx context.Context, creds TikTokCredentials, paylo
 // tiktokRequest assembles the request body around already-encoded events.
 func tiktokRequest(creds TikTokCredentials, payloads [][]byte, idx []int) []byte {
 	var body bytes.Buffer
+	body.Grow(listSize(payloads, idx) + len(creds.PixelCode) + len(creds.TestEventCode) + 80)
 	body.WriteString(`{"event_source":"web","event_source_id":`)
 	writeJSONString(&body, strings.TrimSpace(creds.PixelCode))
 	if code := strings.TrimSpace(creds.TestEventCode); code != "" {
