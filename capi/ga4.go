@@ -295,12 +295,12 @@ func (g *GA4) Send(ctx context.Context, creds GA4Credentials, events []Event) Re
 		if err == nil && r.status/100 != 2 {
 			err = g.c.statusError(r, "", "")
 		}
+		if err == nil {
+			res.deliver(idx, r)
+			return
+		}
 		for _, i := range idx {
-			if err != nil {
-				res.setErr(i, err)
-				continue
-			}
-			res.Outcomes[i].StatusCode, res.Outcomes[i].Response = r.status, r.excerpt()
+			res.setErr(i, err)
 		}
 	})
 	return res

@@ -198,10 +198,9 @@ func (g *GoogleAds) sendBatches(ctx context.Context, acct *adsAccount, payloads 
 			}
 			return
 		}
+		res.deliver(idx, r)
 		for j, i := range idx {
-			o := &res.Outcomes[i]
-			o.StatusCode, o.Response = r.status, r.excerpt()
-			o.Err, o.Duplicate = rows[j].err, rows[j].duplicate
+			res.Outcomes[i].Err, res.Outcomes[i].Duplicate = rows[j].err, rows[j].duplicate
 		}
 	})
 }

@@ -298,9 +298,7 @@ func (m *Meta) sendBatches(ctx context.Context, creds MetaCredentials, payloads 
 		idx := batches[b]
 		r, _, err := m.post(ctx, creds, payloads, idx)
 		if err == nil {
-			for _, i := range idx {
-				res.Outcomes[i].StatusCode, res.Outcomes[i].Response = r.status, r.excerpt()
-			}
+			res.deliver(idx, r)
 			return
 		}
 		if isolate && len(idx) > 1 && metaBatchInvalid(err) {

@@ -59,8 +59,11 @@ type Error struct {
 
 	// Code is the platform's error code, as it names it: "100/2804003" for
 	// Meta (code/subcode), "CLICK_NOT_FOUND" for Google Ads, "40002" for
-	// TikTok, "invalid_grant" for Google OAuth, "timeout" or "network" when
-	// no answer came, "invalid_event" when capi refused to send.
+	// TikTok, "invalid_grant" for Google OAuth. capi's own codes: "network",
+	// "timeout" and "canceled" when no answer came, "unexpected_response" for
+	// an answer in no known shape, and "invalid_event", "skipped" and
+	// "credentials" when nothing was sent. Empty when only the HTTP status
+	// speaks.
 	Code string
 
 	// Message is the platform's own message (or capi's reason), bounded to a
@@ -200,6 +203,14 @@ func (r Result) setErr(i int, err *Error) {
 	r.Outcomes[i].Err = err
 	r.Outcomes[i].StatusCode = err.StatusCode
 	r.Outcomes[i].Response = err.Response
+}
+
+// deliver records the answer r on the outcomes of the events idx it carried.
+func (r Result) deliver(idx []int, rep *reply) {
+	excerpt := rep.excerpt()
+	for _, i := range idx {
+		r.Outcomes[i].StatusCode, r.Outcomes[i].Response = rep.status, excerpt
+	}
 }
 
 // TestReport is what a platform answered to a test event, for a person to

@@ -157,9 +157,7 @@ func (t *TikTok) sendBatches(ctx context.Context, creds TikTokCredentials, paylo
 		idx := batches[b]
 		r, _, err := t.post(ctx, creds, payloads, idx)
 		if err == nil {
-			for _, i := range idx {
-				res.Outcomes[i].StatusCode, res.Outcomes[i].Response = r.status, r.excerpt()
-			}
+			res.deliver(idx, r)
 			return
 		}
 		if isolate && len(idx) > 1 && err.Code == "40002" {
