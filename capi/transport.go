@@ -111,21 +111,22 @@ func (r *reply) retryAfter(now time.Time) time.Duration {
 	return parseRetryAfter(r.header.Get("Retry-After"), now)
 }
 
+// maxRetryAfter bounds a Retry-After: a platform's wait of more than a week
+// is a malformed header, not a plan.
+const maxRetryAfter = 7 * 24 * time.Hour
+
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		d = time.Duration(min(max(secs, 0), int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		d = t.Sub(now)
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return min(d, maxRetryAfter)
 }
 
 // do sends one request and reads the answer. Any failure to get an answer is
