@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	_ "github.com/clickback/clickback/audit" // the audit log's writer
 	"github.com/clickback/clickback/ent"
 	_ "github.com/clickback/clickback/ent/runtime" // schema hooks and privacy policies
 	"github.com/clickback/clickback/migrations"

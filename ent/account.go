@@ -61,9 +61,13 @@ type AccountEdges struct {
 	Destinations []*Destination `json:"destinations,omitempty"`
 	// Deliveries holds the value of the deliveries edge.
 	Deliveries []*Delivery `json:"deliveries,omitempty"`
+	// Invitations holds the value of the invitations edge.
+	Invitations []*Invitation `json:"invitations,omitempty"`
+	// AuditLogs holds the value of the audit_logs edge.
+	AuditLogs []*AuditLog `json:"audit_logs,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [9]bool
+	loadedTypes [11]bool
 
 	namedMemberships  map[string][]*Membership
 	namedAPIKeys      map[string][]*APIKey
@@ -74,6 +78,8 @@ type AccountEdges struct {
 	namedConversions  map[string][]*Conversion
 	namedDestinations map[string][]*Destination
 	namedDeliveries   map[string][]*Delivery
+	namedInvitations  map[string][]*Invitation
+	namedAuditLogs    map[string][]*AuditLog
 }
 
 // MembershipsOrErr returns the Memberships value or an error if the edge
@@ -155,6 +161,24 @@ func (e AccountEdges) DeliveriesOrErr() ([]*Delivery, error) {
 		return e.Deliveries, nil
 	}
 	return nil, &NotLoadedError{edge: "deliveries"}
+}
+
+// InvitationsOrErr returns the Invitations value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountEdges) InvitationsOrErr() ([]*Invitation, error) {
+	if e.loadedTypes[9] {
+		return e.Invitations, nil
+	}
+	return nil, &NotLoadedError{edge: "invitations"}
+}
+
+// AuditLogsOrErr returns the AuditLogs value or an error if the edge
+// was not loaded in eager-loading.
+func (e AccountEdges) AuditLogsOrErr() ([]*AuditLog, error) {
+	if e.loadedTypes[10] {
+		return e.AuditLogs, nil
+	}
+	return nil, &NotLoadedError{edge: "audit_logs"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -299,6 +323,16 @@ func (_m *Account) QueryDestinations() *DestinationQuery {
 // QueryDeliveries queries the "deliveries" edge of the Account entity.
 func (_m *Account) QueryDeliveries() *DeliveryQuery {
 	return NewAccountClient(_m.config).QueryDeliveries(_m)
+}
+
+// QueryInvitations queries the "invitations" edge of the Account entity.
+func (_m *Account) QueryInvitations() *InvitationQuery {
+	return NewAccountClient(_m.config).QueryInvitations(_m)
+}
+
+// QueryAuditLogs queries the "audit_logs" edge of the Account entity.
+func (_m *Account) QueryAuditLogs() *AuditLogQuery {
+	return NewAccountClient(_m.config).QueryAuditLogs(_m)
 }
 
 // Update returns a builder for updating this Account.
@@ -567,6 +601,54 @@ func (_m *Account) appendNamedDeliveries(name string, edges ...*Delivery) {
 		_m.Edges.namedDeliveries[name] = []*Delivery{}
 	} else {
 		_m.Edges.namedDeliveries[name] = append(_m.Edges.namedDeliveries[name], edges...)
+	}
+}
+
+// NamedInvitations returns the Invitations named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Account) NamedInvitations(name string) ([]*Invitation, error) {
+	if _m.Edges.namedInvitations == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedInvitations[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Account) appendNamedInvitations(name string, edges ...*Invitation) {
+	if _m.Edges.namedInvitations == nil {
+		_m.Edges.namedInvitations = make(map[string][]*Invitation)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedInvitations[name] = []*Invitation{}
+	} else {
+		_m.Edges.namedInvitations[name] = append(_m.Edges.namedInvitations[name], edges...)
+	}
+}
+
+// NamedAuditLogs returns the AuditLogs named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Account) NamedAuditLogs(name string) ([]*AuditLog, error) {
+	if _m.Edges.namedAuditLogs == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedAuditLogs[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Account) appendNamedAuditLogs(name string, edges ...*AuditLog) {
+	if _m.Edges.namedAuditLogs == nil {
+		_m.Edges.namedAuditLogs = make(map[string][]*AuditLog)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedAuditLogs[name] = []*AuditLog{}
+	} else {
+		_m.Edges.namedAuditLogs[name] = append(_m.Edges.namedAuditLogs[name], edges...)
 	}
 }
 

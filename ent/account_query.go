@@ -15,11 +15,13 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
 	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/predicate"
 	"github.com/clickback/clickback/ent/property"
@@ -42,6 +44,8 @@ type AccountQuery struct {
 	withConversions       *ConversionQuery
 	withDestinations      *DestinationQuery
 	withDeliveries        *DeliveryQuery
+	withInvitations       *InvitationQuery
+	withAuditLogs         *AuditLogQuery
 	loadTotal             []func(context.Context, []*Account) error
 	modifiers             []func(*sql.Selector)
 	withNamedMemberships  map[string]*MembershipQuery
@@ -53,6 +57,8 @@ type AccountQuery struct {
 	withNamedConversions  map[string]*ConversionQuery
 	withNamedDestinations map[string]*DestinationQuery
 	withNamedDeliveries   map[string]*DeliveryQuery
+	withNamedInvitations  map[string]*InvitationQuery
+	withNamedAuditLogs    map[string]*AuditLogQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -287,6 +293,50 @@ func (_q *AccountQuery) QueryDeliveries() *DeliveryQuery {
 	return query
 }
 
+// QueryInvitations chains the current query on the "invitations" edge.
+func (_q *AccountQuery) QueryInvitations() *InvitationQuery {
+	query := (&InvitationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(invitation.Table, invitation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.InvitationsTable, account.InvitationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryAuditLogs chains the current query on the "audit_logs" edge.
+func (_q *AccountQuery) QueryAuditLogs() *AuditLogQuery {
+	query := (&AuditLogClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, selector),
+			sqlgraph.To(auditlog.Table, auditlog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.AuditLogsTable, account.AuditLogsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Account entity from the query.
 // Returns a *NotFoundError when no Account was found.
 func (_q *AccountQuery) First(ctx context.Context) (*Account, error) {
@@ -488,6 +538,8 @@ func (_q *AccountQuery) Clone() *AccountQuery {
 		withConversions:  _q.withConversions.Clone(),
 		withDestinations: _q.withDestinations.Clone(),
 		withDeliveries:   _q.withDeliveries.Clone(),
+		withInvitations:  _q.withInvitations.Clone(),
+		withAuditLogs:    _q.withAuditLogs.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -594,6 +646,28 @@ func (_q *AccountQuery) WithDeliveries(opts ...func(*DeliveryQuery)) *AccountQue
 	return _q
 }
 
+// WithInvitations tells the query-builder to eager-load the nodes that are connected to
+// the "invitations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithInvitations(opts ...func(*InvitationQuery)) *AccountQuery {
+	query := (&InvitationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withInvitations = query
+	return _q
+}
+
+// WithAuditLogs tells the query-builder to eager-load the nodes that are connected to
+// the "audit_logs" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithAuditLogs(opts ...func(*AuditLogQuery)) *AccountQuery {
+	query := (&AuditLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withAuditLogs = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -678,7 +752,7 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 	var (
 		nodes       = []*Account{}
 		_spec       = _q.querySpec()
-		loadedTypes = [9]bool{
+		loadedTypes = [11]bool{
 			_q.withMemberships != nil,
 			_q.withAPIKeys != nil,
 			_q.withProperties != nil,
@@ -688,6 +762,8 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 			_q.withConversions != nil,
 			_q.withDestinations != nil,
 			_q.withDeliveries != nil,
+			_q.withInvitations != nil,
+			_q.withAuditLogs != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -774,6 +850,20 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 			return nil, err
 		}
 	}
+	if query := _q.withInvitations; query != nil {
+		if err := _q.loadInvitations(ctx, query, nodes,
+			func(n *Account) { n.Edges.Invitations = []*Invitation{} },
+			func(n *Account, e *Invitation) { n.Edges.Invitations = append(n.Edges.Invitations, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withAuditLogs; query != nil {
+		if err := _q.loadAuditLogs(ctx, query, nodes,
+			func(n *Account) { n.Edges.AuditLogs = []*AuditLog{} },
+			func(n *Account, e *AuditLog) { n.Edges.AuditLogs = append(n.Edges.AuditLogs, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedMemberships {
 		if err := _q.loadMemberships(ctx, query, nodes,
 			func(n *Account) { n.appendNamedMemberships(name) },
@@ -834,6 +924,20 @@ func (_q *AccountQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Acco
 		if err := _q.loadDeliveries(ctx, query, nodes,
 			func(n *Account) { n.appendNamedDeliveries(name) },
 			func(n *Account, e *Delivery) { n.appendNamedDeliveries(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedInvitations {
+		if err := _q.loadInvitations(ctx, query, nodes,
+			func(n *Account) { n.appendNamedInvitations(name) },
+			func(n *Account, e *Invitation) { n.appendNamedInvitations(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedAuditLogs {
+		if err := _q.loadAuditLogs(ctx, query, nodes,
+			func(n *Account) { n.appendNamedAuditLogs(name) },
+			func(n *Account, e *AuditLog) { n.appendNamedAuditLogs(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1115,6 +1219,66 @@ func (_q *AccountQuery) loadDeliveries(ctx context.Context, query *DeliveryQuery
 	}
 	return nil
 }
+func (_q *AccountQuery) loadInvitations(ctx context.Context, query *InvitationQuery, nodes []*Account, init func(*Account), assign func(*Account, *Invitation)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Account)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(invitation.FieldAccountID)
+	}
+	query.Where(predicate.Invitation(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(account.InvitationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *AccountQuery) loadAuditLogs(ctx context.Context, query *AuditLogQuery, nodes []*Account, init func(*Account), assign func(*Account, *AuditLog)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Account)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(auditlog.FieldAccountID)
+	}
+	query.Where(predicate.AuditLog(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(account.AuditLogsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.AccountID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "account_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *AccountQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1332,6 +1496,34 @@ func (_q *AccountQuery) WithNamedDeliveries(name string, opts ...func(*DeliveryQ
 		_q.withNamedDeliveries = make(map[string]*DeliveryQuery)
 	}
 	_q.withNamedDeliveries[name] = query
+	return _q
+}
+
+// WithNamedInvitations tells the query-builder to eager-load the nodes that are connected to the "invitations"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithNamedInvitations(name string, opts ...func(*InvitationQuery)) *AccountQuery {
+	query := (&InvitationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedInvitations == nil {
+		_q.withNamedInvitations = make(map[string]*InvitationQuery)
+	}
+	_q.withNamedInvitations[name] = query
+	return _q
+}
+
+// WithNamedAuditLogs tells the query-builder to eager-load the nodes that are connected to the "audit_logs"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *AccountQuery) WithNamedAuditLogs(name string, opts ...func(*AuditLogQuery)) *AccountQuery {
+	query := (&AuditLogClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedAuditLogs == nil {
+		_q.withNamedAuditLogs = make(map[string]*AuditLogQuery)
+	}
+	_q.withNamedAuditLogs[name] = query
 	return _q
 }
 

@@ -17,13 +17,19 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/clickrollup"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/conversionrollup"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/exchangerate"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/property"
+	"github.com/clickback/clickback/ent/rollupstate"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/ent/user"
 
@@ -39,20 +45,32 @@ type Client struct {
 	APIKey *APIKeyClient
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AuditLog is the client for interacting with the AuditLog builders.
+	AuditLog *AuditLogClient
 	// Click is the client for interacting with the Click builders.
 	Click *ClickClient
+	// ClickRollup is the client for interacting with the ClickRollup builders.
+	ClickRollup *ClickRollupClient
 	// Conversion is the client for interacting with the Conversion builders.
 	Conversion *ConversionClient
+	// ConversionRollup is the client for interacting with the ConversionRollup builders.
+	ConversionRollup *ConversionRollupClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
+	// ExchangeRate is the client for interacting with the ExchangeRate builders.
+	ExchangeRate *ExchangeRateClient
 	// Integration is the client for interacting with the Integration builders.
 	Integration *IntegrationClient
+	// Invitation is the client for interacting with the Invitation builders.
+	Invitation *InvitationClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Property is the client for interacting with the Property builders.
 	Property *PropertyClient
+	// RollupState is the client for interacting with the RollupState builders.
+	RollupState *RollupStateClient
 	// TrackEvent is the client for interacting with the TrackEvent builders.
 	TrackEvent *TrackEventClient
 	// User is the client for interacting with the User builders.
@@ -70,13 +88,19 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Account = NewAccountClient(c.config)
+	c.AuditLog = NewAuditLogClient(c.config)
 	c.Click = NewClickClient(c.config)
+	c.ClickRollup = NewClickRollupClient(c.config)
 	c.Conversion = NewConversionClient(c.config)
+	c.ConversionRollup = NewConversionRollupClient(c.config)
 	c.Delivery = NewDeliveryClient(c.config)
 	c.Destination = NewDestinationClient(c.config)
+	c.ExchangeRate = NewExchangeRateClient(c.config)
 	c.Integration = NewIntegrationClient(c.config)
+	c.Invitation = NewInvitationClient(c.config)
 	c.Membership = NewMembershipClient(c.config)
 	c.Property = NewPropertyClient(c.config)
+	c.RollupState = NewRollupStateClient(c.config)
 	c.TrackEvent = NewTrackEventClient(c.config)
 	c.User = NewUserClient(c.config)
 }
@@ -169,19 +193,25 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		APIKey:      NewAPIKeyClient(cfg),
-		Account:     NewAccountClient(cfg),
-		Click:       NewClickClient(cfg),
-		Conversion:  NewConversionClient(cfg),
-		Delivery:    NewDeliveryClient(cfg),
-		Destination: NewDestinationClient(cfg),
-		Integration: NewIntegrationClient(cfg),
-		Membership:  NewMembershipClient(cfg),
-		Property:    NewPropertyClient(cfg),
-		TrackEvent:  NewTrackEventClient(cfg),
-		User:        NewUserClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		APIKey:           NewAPIKeyClient(cfg),
+		Account:          NewAccountClient(cfg),
+		AuditLog:         NewAuditLogClient(cfg),
+		Click:            NewClickClient(cfg),
+		ClickRollup:      NewClickRollupClient(cfg),
+		Conversion:       NewConversionClient(cfg),
+		ConversionRollup: NewConversionRollupClient(cfg),
+		Delivery:         NewDeliveryClient(cfg),
+		Destination:      NewDestinationClient(cfg),
+		ExchangeRate:     NewExchangeRateClient(cfg),
+		Integration:      NewIntegrationClient(cfg),
+		Invitation:       NewInvitationClient(cfg),
+		Membership:       NewMembershipClient(cfg),
+		Property:         NewPropertyClient(cfg),
+		RollupState:      NewRollupStateClient(cfg),
+		TrackEvent:       NewTrackEventClient(cfg),
+		User:             NewUserClient(cfg),
 	}, nil
 }
 
@@ -199,19 +229,25 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:         ctx,
-		config:      cfg,
-		APIKey:      NewAPIKeyClient(cfg),
-		Account:     NewAccountClient(cfg),
-		Click:       NewClickClient(cfg),
-		Conversion:  NewConversionClient(cfg),
-		Delivery:    NewDeliveryClient(cfg),
-		Destination: NewDestinationClient(cfg),
-		Integration: NewIntegrationClient(cfg),
-		Membership:  NewMembershipClient(cfg),
-		Property:    NewPropertyClient(cfg),
-		TrackEvent:  NewTrackEventClient(cfg),
-		User:        NewUserClient(cfg),
+		ctx:              ctx,
+		config:           cfg,
+		APIKey:           NewAPIKeyClient(cfg),
+		Account:          NewAccountClient(cfg),
+		AuditLog:         NewAuditLogClient(cfg),
+		Click:            NewClickClient(cfg),
+		ClickRollup:      NewClickRollupClient(cfg),
+		Conversion:       NewConversionClient(cfg),
+		ConversionRollup: NewConversionRollupClient(cfg),
+		Delivery:         NewDeliveryClient(cfg),
+		Destination:      NewDestinationClient(cfg),
+		ExchangeRate:     NewExchangeRateClient(cfg),
+		Integration:      NewIntegrationClient(cfg),
+		Invitation:       NewInvitationClient(cfg),
+		Membership:       NewMembershipClient(cfg),
+		Property:         NewPropertyClient(cfg),
+		RollupState:      NewRollupStateClient(cfg),
+		TrackEvent:       NewTrackEventClient(cfg),
+		User:             NewUserClient(cfg),
 	}, nil
 }
 
@@ -241,8 +277,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Account, c.Click, c.Conversion, c.Delivery, c.Destination,
-		c.Integration, c.Membership, c.Property, c.TrackEvent, c.User,
+		c.APIKey, c.Account, c.AuditLog, c.Click, c.ClickRollup, c.Conversion,
+		c.ConversionRollup, c.Delivery, c.Destination, c.ExchangeRate, c.Integration,
+		c.Invitation, c.Membership, c.Property, c.RollupState, c.TrackEvent, c.User,
 	} {
 		n.Use(hooks...)
 	}
@@ -252,8 +289,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Account, c.Click, c.Conversion, c.Delivery, c.Destination,
-		c.Integration, c.Membership, c.Property, c.TrackEvent, c.User,
+		c.APIKey, c.Account, c.AuditLog, c.Click, c.ClickRollup, c.Conversion,
+		c.ConversionRollup, c.Delivery, c.Destination, c.ExchangeRate, c.Integration,
+		c.Invitation, c.Membership, c.Property, c.RollupState, c.TrackEvent, c.User,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -266,20 +304,32 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIKey.mutate(ctx, m)
 	case *AccountMutation:
 		return c.Account.mutate(ctx, m)
+	case *AuditLogMutation:
+		return c.AuditLog.mutate(ctx, m)
 	case *ClickMutation:
 		return c.Click.mutate(ctx, m)
+	case *ClickRollupMutation:
+		return c.ClickRollup.mutate(ctx, m)
 	case *ConversionMutation:
 		return c.Conversion.mutate(ctx, m)
+	case *ConversionRollupMutation:
+		return c.ConversionRollup.mutate(ctx, m)
 	case *DeliveryMutation:
 		return c.Delivery.mutate(ctx, m)
 	case *DestinationMutation:
 		return c.Destination.mutate(ctx, m)
+	case *ExchangeRateMutation:
+		return c.ExchangeRate.mutate(ctx, m)
 	case *IntegrationMutation:
 		return c.Integration.mutate(ctx, m)
+	case *InvitationMutation:
+		return c.Invitation.mutate(ctx, m)
 	case *MembershipMutation:
 		return c.Membership.mutate(ctx, m)
 	case *PropertyMutation:
 		return c.Property.mutate(ctx, m)
+	case *RollupStateMutation:
+		return c.RollupState.mutate(ctx, m)
 	case *TrackEventMutation:
 		return c.TrackEvent.mutate(ctx, m)
 	case *UserMutation:
@@ -691,6 +741,38 @@ func (c *AccountClient) QueryDeliveries(_m *Account) *DeliveryQuery {
 	return query
 }
 
+// QueryInvitations queries the invitations edge of a Account.
+func (c *AccountClient) QueryInvitations(_m *Account) *InvitationQuery {
+	query := (&InvitationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, id),
+			sqlgraph.To(invitation.Table, invitation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.InvitationsTable, account.InvitationsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAuditLogs queries the audit_logs edge of a Account.
+func (c *AccountClient) QueryAuditLogs(_m *Account) *AuditLogQuery {
+	query := (&AuditLogClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(account.Table, account.FieldID, id),
+			sqlgraph.To(auditlog.Table, auditlog.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, account.AuditLogsTable, account.AuditLogsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *AccountClient) Hooks() []Hook {
 	hooks := c.hooks.Account
@@ -714,6 +796,156 @@ func (c *AccountClient) mutate(ctx context.Context, m *AccountMutation) (Value, 
 		return (&AccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Account mutation op: %q", m.Op())
+	}
+}
+
+// AuditLogClient is a client for the AuditLog schema.
+type AuditLogClient struct {
+	config
+}
+
+// NewAuditLogClient returns a client for the AuditLog from the given config.
+func NewAuditLogClient(c config) *AuditLogClient {
+	return &AuditLogClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `auditlog.Hooks(f(g(h())))`.
+func (c *AuditLogClient) Use(hooks ...Hook) {
+	c.hooks.AuditLog = append(c.hooks.AuditLog, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `auditlog.Intercept(f(g(h())))`.
+func (c *AuditLogClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AuditLog = append(c.inters.AuditLog, interceptors...)
+}
+
+// Create returns a builder for creating a AuditLog entity.
+func (c *AuditLogClient) Create() *AuditLogCreate {
+	mutation := newAuditLogMutation(c.config, OpCreate)
+	return &AuditLogCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AuditLog entities.
+func (c *AuditLogClient) CreateBulk(builders ...*AuditLogCreate) *AuditLogCreateBulk {
+	return &AuditLogCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AuditLogClient) MapCreateBulk(slice any, setFunc func(*AuditLogCreate, int)) *AuditLogCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AuditLogCreateBulk{err: fmt.Errorf("calling to AuditLogClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AuditLogCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AuditLogCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AuditLog.
+func (c *AuditLogClient) Update() *AuditLogUpdate {
+	mutation := newAuditLogMutation(c.config, OpUpdate)
+	return &AuditLogUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AuditLogClient) UpdateOne(_m *AuditLog) *AuditLogUpdateOne {
+	mutation := newAuditLogMutation(c.config, OpUpdateOne, withAuditLog(_m))
+	return &AuditLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AuditLogClient) UpdateOneID(id string) *AuditLogUpdateOne {
+	mutation := newAuditLogMutation(c.config, OpUpdateOne, withAuditLogID(id))
+	return &AuditLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AuditLog.
+func (c *AuditLogClient) Delete() *AuditLogDelete {
+	mutation := newAuditLogMutation(c.config, OpDelete)
+	return &AuditLogDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AuditLogClient) DeleteOne(_m *AuditLog) *AuditLogDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AuditLogClient) DeleteOneID(id string) *AuditLogDeleteOne {
+	builder := c.Delete().Where(auditlog.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AuditLogDeleteOne{builder}
+}
+
+// Query returns a query builder for AuditLog.
+func (c *AuditLogClient) Query() *AuditLogQuery {
+	return &AuditLogQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAuditLog},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AuditLog entity by its id.
+func (c *AuditLogClient) Get(ctx context.Context, id string) (*AuditLog, error) {
+	return c.Query().Where(auditlog.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AuditLogClient) GetX(ctx context.Context, id string) *AuditLog {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccount queries the account edge of a AuditLog.
+func (c *AuditLogClient) QueryAccount(_m *AuditLog) *AccountQuery {
+	query := (&AccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(auditlog.Table, auditlog.FieldID, id),
+			sqlgraph.To(account.Table, account.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, auditlog.AccountTable, auditlog.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AuditLogClient) Hooks() []Hook {
+	hooks := c.hooks.AuditLog
+	return append(hooks[:len(hooks):len(hooks)], auditlog.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AuditLogClient) Interceptors() []Interceptor {
+	return c.inters.AuditLog
+}
+
+func (c *AuditLogClient) mutate(ctx context.Context, m *AuditLogMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AuditLogCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AuditLogUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AuditLogUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AuditLogDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AuditLog mutation op: %q", m.Op())
 	}
 }
 
@@ -896,6 +1128,140 @@ func (c *ClickClient) mutate(ctx context.Context, m *ClickMutation) (Value, erro
 		return (&ClickDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Click mutation op: %q", m.Op())
+	}
+}
+
+// ClickRollupClient is a client for the ClickRollup schema.
+type ClickRollupClient struct {
+	config
+}
+
+// NewClickRollupClient returns a client for the ClickRollup from the given config.
+func NewClickRollupClient(c config) *ClickRollupClient {
+	return &ClickRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `clickrollup.Hooks(f(g(h())))`.
+func (c *ClickRollupClient) Use(hooks ...Hook) {
+	c.hooks.ClickRollup = append(c.hooks.ClickRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `clickrollup.Intercept(f(g(h())))`.
+func (c *ClickRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ClickRollup = append(c.inters.ClickRollup, interceptors...)
+}
+
+// Create returns a builder for creating a ClickRollup entity.
+func (c *ClickRollupClient) Create() *ClickRollupCreate {
+	mutation := newClickRollupMutation(c.config, OpCreate)
+	return &ClickRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ClickRollup entities.
+func (c *ClickRollupClient) CreateBulk(builders ...*ClickRollupCreate) *ClickRollupCreateBulk {
+	return &ClickRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ClickRollupClient) MapCreateBulk(slice any, setFunc func(*ClickRollupCreate, int)) *ClickRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ClickRollupCreateBulk{err: fmt.Errorf("calling to ClickRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ClickRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ClickRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ClickRollup.
+func (c *ClickRollupClient) Update() *ClickRollupUpdate {
+	mutation := newClickRollupMutation(c.config, OpUpdate)
+	return &ClickRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ClickRollupClient) UpdateOne(_m *ClickRollup) *ClickRollupUpdateOne {
+	mutation := newClickRollupMutation(c.config, OpUpdateOne, withClickRollup(_m))
+	return &ClickRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ClickRollupClient) UpdateOneID(id string) *ClickRollupUpdateOne {
+	mutation := newClickRollupMutation(c.config, OpUpdateOne, withClickRollupID(id))
+	return &ClickRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ClickRollup.
+func (c *ClickRollupClient) Delete() *ClickRollupDelete {
+	mutation := newClickRollupMutation(c.config, OpDelete)
+	return &ClickRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ClickRollupClient) DeleteOne(_m *ClickRollup) *ClickRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ClickRollupClient) DeleteOneID(id string) *ClickRollupDeleteOne {
+	builder := c.Delete().Where(clickrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ClickRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for ClickRollup.
+func (c *ClickRollupClient) Query() *ClickRollupQuery {
+	return &ClickRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeClickRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ClickRollup entity by its id.
+func (c *ClickRollupClient) Get(ctx context.Context, id string) (*ClickRollup, error) {
+	return c.Query().Where(clickrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ClickRollupClient) GetX(ctx context.Context, id string) *ClickRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ClickRollupClient) Hooks() []Hook {
+	hooks := c.hooks.ClickRollup
+	return append(hooks[:len(hooks):len(hooks)], clickrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ClickRollupClient) Interceptors() []Interceptor {
+	return c.inters.ClickRollup
+}
+
+func (c *ClickRollupClient) mutate(ctx context.Context, m *ClickRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ClickRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ClickRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ClickRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ClickRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ClickRollup mutation op: %q", m.Op())
 	}
 }
 
@@ -1094,6 +1460,140 @@ func (c *ConversionClient) mutate(ctx context.Context, m *ConversionMutation) (V
 		return (&ConversionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Conversion mutation op: %q", m.Op())
+	}
+}
+
+// ConversionRollupClient is a client for the ConversionRollup schema.
+type ConversionRollupClient struct {
+	config
+}
+
+// NewConversionRollupClient returns a client for the ConversionRollup from the given config.
+func NewConversionRollupClient(c config) *ConversionRollupClient {
+	return &ConversionRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `conversionrollup.Hooks(f(g(h())))`.
+func (c *ConversionRollupClient) Use(hooks ...Hook) {
+	c.hooks.ConversionRollup = append(c.hooks.ConversionRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `conversionrollup.Intercept(f(g(h())))`.
+func (c *ConversionRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConversionRollup = append(c.inters.ConversionRollup, interceptors...)
+}
+
+// Create returns a builder for creating a ConversionRollup entity.
+func (c *ConversionRollupClient) Create() *ConversionRollupCreate {
+	mutation := newConversionRollupMutation(c.config, OpCreate)
+	return &ConversionRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConversionRollup entities.
+func (c *ConversionRollupClient) CreateBulk(builders ...*ConversionRollupCreate) *ConversionRollupCreateBulk {
+	return &ConversionRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConversionRollupClient) MapCreateBulk(slice any, setFunc func(*ConversionRollupCreate, int)) *ConversionRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConversionRollupCreateBulk{err: fmt.Errorf("calling to ConversionRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConversionRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConversionRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConversionRollup.
+func (c *ConversionRollupClient) Update() *ConversionRollupUpdate {
+	mutation := newConversionRollupMutation(c.config, OpUpdate)
+	return &ConversionRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConversionRollupClient) UpdateOne(_m *ConversionRollup) *ConversionRollupUpdateOne {
+	mutation := newConversionRollupMutation(c.config, OpUpdateOne, withConversionRollup(_m))
+	return &ConversionRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConversionRollupClient) UpdateOneID(id string) *ConversionRollupUpdateOne {
+	mutation := newConversionRollupMutation(c.config, OpUpdateOne, withConversionRollupID(id))
+	return &ConversionRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConversionRollup.
+func (c *ConversionRollupClient) Delete() *ConversionRollupDelete {
+	mutation := newConversionRollupMutation(c.config, OpDelete)
+	return &ConversionRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConversionRollupClient) DeleteOne(_m *ConversionRollup) *ConversionRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConversionRollupClient) DeleteOneID(id string) *ConversionRollupDeleteOne {
+	builder := c.Delete().Where(conversionrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConversionRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for ConversionRollup.
+func (c *ConversionRollupClient) Query() *ConversionRollupQuery {
+	return &ConversionRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConversionRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConversionRollup entity by its id.
+func (c *ConversionRollupClient) Get(ctx context.Context, id string) (*ConversionRollup, error) {
+	return c.Query().Where(conversionrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConversionRollupClient) GetX(ctx context.Context, id string) *ConversionRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ConversionRollupClient) Hooks() []Hook {
+	hooks := c.hooks.ConversionRollup
+	return append(hooks[:len(hooks):len(hooks)], conversionrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConversionRollupClient) Interceptors() []Interceptor {
+	return c.inters.ConversionRollup
+}
+
+func (c *ConversionRollupClient) mutate(ctx context.Context, m *ConversionRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConversionRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConversionRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConversionRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConversionRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConversionRollup mutation op: %q", m.Op())
 	}
 }
 
@@ -1445,6 +1945,140 @@ func (c *DestinationClient) mutate(ctx context.Context, m *DestinationMutation) 
 	}
 }
 
+// ExchangeRateClient is a client for the ExchangeRate schema.
+type ExchangeRateClient struct {
+	config
+}
+
+// NewExchangeRateClient returns a client for the ExchangeRate from the given config.
+func NewExchangeRateClient(c config) *ExchangeRateClient {
+	return &ExchangeRateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `exchangerate.Hooks(f(g(h())))`.
+func (c *ExchangeRateClient) Use(hooks ...Hook) {
+	c.hooks.ExchangeRate = append(c.hooks.ExchangeRate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `exchangerate.Intercept(f(g(h())))`.
+func (c *ExchangeRateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExchangeRate = append(c.inters.ExchangeRate, interceptors...)
+}
+
+// Create returns a builder for creating a ExchangeRate entity.
+func (c *ExchangeRateClient) Create() *ExchangeRateCreate {
+	mutation := newExchangeRateMutation(c.config, OpCreate)
+	return &ExchangeRateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExchangeRate entities.
+func (c *ExchangeRateClient) CreateBulk(builders ...*ExchangeRateCreate) *ExchangeRateCreateBulk {
+	return &ExchangeRateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExchangeRateClient) MapCreateBulk(slice any, setFunc func(*ExchangeRateCreate, int)) *ExchangeRateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExchangeRateCreateBulk{err: fmt.Errorf("calling to ExchangeRateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExchangeRateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExchangeRateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExchangeRate.
+func (c *ExchangeRateClient) Update() *ExchangeRateUpdate {
+	mutation := newExchangeRateMutation(c.config, OpUpdate)
+	return &ExchangeRateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExchangeRateClient) UpdateOne(_m *ExchangeRate) *ExchangeRateUpdateOne {
+	mutation := newExchangeRateMutation(c.config, OpUpdateOne, withExchangeRate(_m))
+	return &ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExchangeRateClient) UpdateOneID(id string) *ExchangeRateUpdateOne {
+	mutation := newExchangeRateMutation(c.config, OpUpdateOne, withExchangeRateID(id))
+	return &ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExchangeRate.
+func (c *ExchangeRateClient) Delete() *ExchangeRateDelete {
+	mutation := newExchangeRateMutation(c.config, OpDelete)
+	return &ExchangeRateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExchangeRateClient) DeleteOne(_m *ExchangeRate) *ExchangeRateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExchangeRateClient) DeleteOneID(id string) *ExchangeRateDeleteOne {
+	builder := c.Delete().Where(exchangerate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExchangeRateDeleteOne{builder}
+}
+
+// Query returns a query builder for ExchangeRate.
+func (c *ExchangeRateClient) Query() *ExchangeRateQuery {
+	return &ExchangeRateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExchangeRate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExchangeRate entity by its id.
+func (c *ExchangeRateClient) Get(ctx context.Context, id string) (*ExchangeRate, error) {
+	return c.Query().Where(exchangerate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExchangeRateClient) GetX(ctx context.Context, id string) *ExchangeRate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExchangeRateClient) Hooks() []Hook {
+	hooks := c.hooks.ExchangeRate
+	return append(hooks[:len(hooks):len(hooks)], exchangerate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExchangeRateClient) Interceptors() []Interceptor {
+	return c.inters.ExchangeRate
+}
+
+func (c *ExchangeRateClient) mutate(ctx context.Context, m *ExchangeRateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExchangeRateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExchangeRateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExchangeRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExchangeRateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExchangeRate mutation op: %q", m.Op())
+	}
+}
+
 // IntegrationClient is a client for the Integration schema.
 type IntegrationClient struct {
 	config
@@ -1608,6 +2242,156 @@ func (c *IntegrationClient) mutate(ctx context.Context, m *IntegrationMutation) 
 		return (&IntegrationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Integration mutation op: %q", m.Op())
+	}
+}
+
+// InvitationClient is a client for the Invitation schema.
+type InvitationClient struct {
+	config
+}
+
+// NewInvitationClient returns a client for the Invitation from the given config.
+func NewInvitationClient(c config) *InvitationClient {
+	return &InvitationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `invitation.Hooks(f(g(h())))`.
+func (c *InvitationClient) Use(hooks ...Hook) {
+	c.hooks.Invitation = append(c.hooks.Invitation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `invitation.Intercept(f(g(h())))`.
+func (c *InvitationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Invitation = append(c.inters.Invitation, interceptors...)
+}
+
+// Create returns a builder for creating a Invitation entity.
+func (c *InvitationClient) Create() *InvitationCreate {
+	mutation := newInvitationMutation(c.config, OpCreate)
+	return &InvitationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Invitation entities.
+func (c *InvitationClient) CreateBulk(builders ...*InvitationCreate) *InvitationCreateBulk {
+	return &InvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *InvitationClient) MapCreateBulk(slice any, setFunc func(*InvitationCreate, int)) *InvitationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &InvitationCreateBulk{err: fmt.Errorf("calling to InvitationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*InvitationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &InvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Invitation.
+func (c *InvitationClient) Update() *InvitationUpdate {
+	mutation := newInvitationMutation(c.config, OpUpdate)
+	return &InvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *InvitationClient) UpdateOne(_m *Invitation) *InvitationUpdateOne {
+	mutation := newInvitationMutation(c.config, OpUpdateOne, withInvitation(_m))
+	return &InvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *InvitationClient) UpdateOneID(id string) *InvitationUpdateOne {
+	mutation := newInvitationMutation(c.config, OpUpdateOne, withInvitationID(id))
+	return &InvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Invitation.
+func (c *InvitationClient) Delete() *InvitationDelete {
+	mutation := newInvitationMutation(c.config, OpDelete)
+	return &InvitationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *InvitationClient) DeleteOne(_m *Invitation) *InvitationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *InvitationClient) DeleteOneID(id string) *InvitationDeleteOne {
+	builder := c.Delete().Where(invitation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &InvitationDeleteOne{builder}
+}
+
+// Query returns a query builder for Invitation.
+func (c *InvitationClient) Query() *InvitationQuery {
+	return &InvitationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeInvitation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Invitation entity by its id.
+func (c *InvitationClient) Get(ctx context.Context, id string) (*Invitation, error) {
+	return c.Query().Where(invitation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *InvitationClient) GetX(ctx context.Context, id string) *Invitation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryAccount queries the account edge of a Invitation.
+func (c *InvitationClient) QueryAccount(_m *Invitation) *AccountQuery {
+	query := (&AccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(invitation.Table, invitation.FieldID, id),
+			sqlgraph.To(account.Table, account.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, invitation.AccountTable, invitation.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *InvitationClient) Hooks() []Hook {
+	hooks := c.hooks.Invitation
+	return append(hooks[:len(hooks):len(hooks)], invitation.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *InvitationClient) Interceptors() []Interceptor {
+	return c.inters.Invitation
+}
+
+func (c *InvitationClient) mutate(ctx context.Context, m *InvitationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&InvitationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&InvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&InvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&InvitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Invitation mutation op: %q", m.Op())
 	}
 }
 
@@ -1959,6 +2743,140 @@ func (c *PropertyClient) mutate(ctx context.Context, m *PropertyMutation) (Value
 	}
 }
 
+// RollupStateClient is a client for the RollupState schema.
+type RollupStateClient struct {
+	config
+}
+
+// NewRollupStateClient returns a client for the RollupState from the given config.
+func NewRollupStateClient(c config) *RollupStateClient {
+	return &RollupStateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `rollupstate.Hooks(f(g(h())))`.
+func (c *RollupStateClient) Use(hooks ...Hook) {
+	c.hooks.RollupState = append(c.hooks.RollupState, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `rollupstate.Intercept(f(g(h())))`.
+func (c *RollupStateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RollupState = append(c.inters.RollupState, interceptors...)
+}
+
+// Create returns a builder for creating a RollupState entity.
+func (c *RollupStateClient) Create() *RollupStateCreate {
+	mutation := newRollupStateMutation(c.config, OpCreate)
+	return &RollupStateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RollupState entities.
+func (c *RollupStateClient) CreateBulk(builders ...*RollupStateCreate) *RollupStateCreateBulk {
+	return &RollupStateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RollupStateClient) MapCreateBulk(slice any, setFunc func(*RollupStateCreate, int)) *RollupStateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RollupStateCreateBulk{err: fmt.Errorf("calling to RollupStateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RollupStateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RollupStateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RollupState.
+func (c *RollupStateClient) Update() *RollupStateUpdate {
+	mutation := newRollupStateMutation(c.config, OpUpdate)
+	return &RollupStateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RollupStateClient) UpdateOne(_m *RollupState) *RollupStateUpdateOne {
+	mutation := newRollupStateMutation(c.config, OpUpdateOne, withRollupState(_m))
+	return &RollupStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RollupStateClient) UpdateOneID(id string) *RollupStateUpdateOne {
+	mutation := newRollupStateMutation(c.config, OpUpdateOne, withRollupStateID(id))
+	return &RollupStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RollupState.
+func (c *RollupStateClient) Delete() *RollupStateDelete {
+	mutation := newRollupStateMutation(c.config, OpDelete)
+	return &RollupStateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RollupStateClient) DeleteOne(_m *RollupState) *RollupStateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RollupStateClient) DeleteOneID(id string) *RollupStateDeleteOne {
+	builder := c.Delete().Where(rollupstate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RollupStateDeleteOne{builder}
+}
+
+// Query returns a query builder for RollupState.
+func (c *RollupStateClient) Query() *RollupStateQuery {
+	return &RollupStateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRollupState},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RollupState entity by its id.
+func (c *RollupStateClient) Get(ctx context.Context, id string) (*RollupState, error) {
+	return c.Query().Where(rollupstate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RollupStateClient) GetX(ctx context.Context, id string) *RollupState {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RollupStateClient) Hooks() []Hook {
+	hooks := c.hooks.RollupState
+	return append(hooks[:len(hooks):len(hooks)], rollupstate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RollupStateClient) Interceptors() []Interceptor {
+	return c.inters.RollupState
+}
+
+func (c *RollupStateClient) mutate(ctx context.Context, m *RollupStateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RollupStateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RollupStateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RollupStateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RollupStateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RollupState mutation op: %q", m.Op())
+	}
+}
+
 // TrackEventClient is a client for the TrackEvent schema.
 type TrackEventClient struct {
 	config
@@ -2278,12 +3196,14 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Account, Click, Conversion, Delivery, Destination, Integration,
-		Membership, Property, TrackEvent, User []ent.Hook
+		APIKey, Account, AuditLog, Click, ClickRollup, Conversion, ConversionRollup,
+		Delivery, Destination, ExchangeRate, Integration, Invitation, Membership,
+		Property, RollupState, TrackEvent, User []ent.Hook
 	}
 	inters struct {
-		APIKey, Account, Click, Conversion, Delivery, Destination, Integration,
-		Membership, Property, TrackEvent, User []ent.Interceptor
+		APIKey, Account, AuditLog, Click, ClickRollup, Conversion, ConversionRollup,
+		Delivery, Destination, ExchangeRate, Integration, Invitation, Membership,
+		Property, RollupState, TrackEvent, User []ent.Interceptor
 	}
 )
 

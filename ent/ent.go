@@ -14,13 +14,19 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/clickrollup"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/conversionrollup"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/exchangerate"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/property"
+	"github.com/clickback/clickback/ent/rollupstate"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/ent/user"
 )
@@ -83,17 +89,23 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:      apikey.ValidColumn,
-			account.Table:     account.ValidColumn,
-			click.Table:       click.ValidColumn,
-			conversion.Table:  conversion.ValidColumn,
-			delivery.Table:    delivery.ValidColumn,
-			destination.Table: destination.ValidColumn,
-			integration.Table: integration.ValidColumn,
-			membership.Table:  membership.ValidColumn,
-			property.Table:    property.ValidColumn,
-			trackevent.Table:  trackevent.ValidColumn,
-			user.Table:        user.ValidColumn,
+			apikey.Table:           apikey.ValidColumn,
+			account.Table:          account.ValidColumn,
+			auditlog.Table:         auditlog.ValidColumn,
+			click.Table:            click.ValidColumn,
+			clickrollup.Table:      clickrollup.ValidColumn,
+			conversion.Table:       conversion.ValidColumn,
+			conversionrollup.Table: conversionrollup.ValidColumn,
+			delivery.Table:         delivery.ValidColumn,
+			destination.Table:      destination.ValidColumn,
+			exchangerate.Table:     exchangerate.ValidColumn,
+			integration.Table:      integration.ValidColumn,
+			invitation.Table:       invitation.ValidColumn,
+			membership.Table:       membership.ValidColumn,
+			property.Table:         property.ValidColumn,
+			rollupstate.Table:      rollupstate.ValidColumn,
+			trackevent.Table:       trackevent.ValidColumn,
+			user.Table:             user.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

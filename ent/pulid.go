@@ -7,13 +7,19 @@ import (
 
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/clickrollup"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/conversionrollup"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/exchangerate"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/property"
+	"github.com/clickback/clickback/ent/rollupstate"
 	"github.com/clickback/clickback/ent/schema/pulid"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/ent/user"
@@ -23,13 +29,19 @@ import (
 var prefixMap = map[string]string{
 	"key": apikey.Table,
 	"acc": account.Table,
+	"aud": auditlog.Table,
 	"clk": click.Table,
+	"rlc": clickrollup.Table,
 	"cnv": conversion.Table,
+	"rlv": conversionrollup.Table,
 	"dlv": delivery.Table,
 	"dst": destination.Table,
+	"fxr": exchangerate.Table,
 	"int": integration.Table,
+	"inv": invitation.Table,
 	"mem": membership.Table,
 	"prp": property.Table,
+	"rls": rollupstate.Table,
 	"evt": trackevent.Table,
 	"usr": user.Table,
 }

@@ -18,20 +18,32 @@ type Tx struct {
 	APIKey *APIKeyClient
 	// Account is the client for interacting with the Account builders.
 	Account *AccountClient
+	// AuditLog is the client for interacting with the AuditLog builders.
+	AuditLog *AuditLogClient
 	// Click is the client for interacting with the Click builders.
 	Click *ClickClient
+	// ClickRollup is the client for interacting with the ClickRollup builders.
+	ClickRollup *ClickRollupClient
 	// Conversion is the client for interacting with the Conversion builders.
 	Conversion *ConversionClient
+	// ConversionRollup is the client for interacting with the ConversionRollup builders.
+	ConversionRollup *ConversionRollupClient
 	// Delivery is the client for interacting with the Delivery builders.
 	Delivery *DeliveryClient
 	// Destination is the client for interacting with the Destination builders.
 	Destination *DestinationClient
+	// ExchangeRate is the client for interacting with the ExchangeRate builders.
+	ExchangeRate *ExchangeRateClient
 	// Integration is the client for interacting with the Integration builders.
 	Integration *IntegrationClient
+	// Invitation is the client for interacting with the Invitation builders.
+	Invitation *InvitationClient
 	// Membership is the client for interacting with the Membership builders.
 	Membership *MembershipClient
 	// Property is the client for interacting with the Property builders.
 	Property *PropertyClient
+	// RollupState is the client for interacting with the RollupState builders.
+	RollupState *RollupStateClient
 	// TrackEvent is the client for interacting with the TrackEvent builders.
 	TrackEvent *TrackEventClient
 	// User is the client for interacting with the User builders.
@@ -169,13 +181,19 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Account = NewAccountClient(tx.config)
+	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.Click = NewClickClient(tx.config)
+	tx.ClickRollup = NewClickRollupClient(tx.config)
 	tx.Conversion = NewConversionClient(tx.config)
+	tx.ConversionRollup = NewConversionRollupClient(tx.config)
 	tx.Delivery = NewDeliveryClient(tx.config)
 	tx.Destination = NewDestinationClient(tx.config)
+	tx.ExchangeRate = NewExchangeRateClient(tx.config)
 	tx.Integration = NewIntegrationClient(tx.config)
+	tx.Invitation = NewInvitationClient(tx.config)
 	tx.Membership = NewMembershipClient(tx.config)
 	tx.Property = NewPropertyClient(tx.config)
+	tx.RollupState = NewRollupStateClient(tx.config)
 	tx.TrackEvent = NewTrackEventClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -34,6 +34,14 @@ func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[string
 	return ent.FromContext(ctx).APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithAPIKeyOrder(orderBy), ent.WithAPIKeyFilter(where.Filter))
 }
 
+// AuditLogs is the resolver for the auditLogs field.
+func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.AuditLogOrder, where *ent.AuditLogWhereInput) (*ent.AuditLogConnection, error) {
+	if err := checkPage(first, last); err != nil {
+		return nil, err
+	}
+	return ent.FromContext(ctx).AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(orderBy), ent.WithAuditLogFilter(where.Filter))
+}
+
 // Clicks is the resolver for the clicks field.
 func (r *queryResolver) Clicks(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.ClickOrder, where *ent.ClickWhereInput) (*ent.ClickConnection, error) {
 	if err := checkPage(first, last); err != nil {
@@ -72,6 +80,22 @@ func (r *queryResolver) Integrations(ctx context.Context, after *entgql.Cursor[s
 	return ent.FromContext(ctx).Integration.Query().Paginate(ctx, after, first, before, last, ent.WithIntegrationOrder(orderBy), ent.WithIntegrationFilter(where.Filter))
 }
 
+// Invitations is the resolver for the invitations field.
+func (r *queryResolver) Invitations(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.InvitationOrder, where *ent.InvitationWhereInput) (*ent.InvitationConnection, error) {
+	if err := checkPage(first, last); err != nil {
+		return nil, err
+	}
+	return ent.FromContext(ctx).Invitation.Query().Paginate(ctx, after, first, before, last, ent.WithInvitationOrder(orderBy), ent.WithInvitationFilter(where.Filter))
+}
+
+// Memberships is the resolver for the memberships field.
+func (r *queryResolver) Memberships(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.MembershipOrder, where *ent.MembershipWhereInput) (*ent.MembershipConnection, error) {
+	if err := checkPage(first, last); err != nil {
+		return nil, err
+	}
+	return ent.FromContext(ctx).Membership.Query().Paginate(ctx, after, first, before, last, ent.WithMembershipOrder(orderBy), ent.WithMembershipFilter(where.Filter))
+}
+
 // Properties is the resolver for the properties field.
 func (r *queryResolver) Properties(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PropertyOrder, where *ent.PropertyWhereInput) (*ent.PropertyConnection, error) {
 	if err := checkPage(first, last); err != nil {
@@ -91,6 +115,12 @@ func (r *queryResolver) TrackEvents(ctx context.Context, after *entgql.Cursor[st
 	return ent.FromContext(ctx).TrackEvent.Query().Paginate(ctx, after, first, before, last, ent.WithTrackEventOrder(orderBy), ent.WithTrackEventFilter(where.Filter))
 }
 
+// Conversion returns generated.ConversionResolver implementation.
+func (r *Resolver) Conversion() generated.ConversionResolver { return &conversionResolver{r} }
+
+// Integration returns generated.IntegrationResolver implementation.
+func (r *Resolver) Integration() generated.IntegrationResolver { return &integrationResolver{r} }
+
 // Property returns generated.PropertyResolver implementation.
 func (r *Resolver) Property() generated.PropertyResolver { return &propertyResolver{r} }
 
@@ -98,6 +128,8 @@ func (r *Resolver) Property() generated.PropertyResolver { return &propertyResol
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
-	propertyResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
+	conversionResolver  struct{ *Resolver }
+	integrationResolver struct{ *Resolver }
+	propertyResolver    struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
 )

@@ -148,7 +148,7 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/clickback/clickback/ent/runtime"
 var (
-	Hooks  [2]ent.Hook
+	Hooks  [3]ent.Hook
 	Policy ent.Policy
 	// AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
 	AccountIDValidator func(string) error

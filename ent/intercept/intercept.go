@@ -10,14 +10,20 @@ import (
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/clickrollup"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/conversionrollup"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/exchangerate"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/predicate"
 	"github.com/clickback/clickback/ent/property"
+	"github.com/clickback/clickback/ent/rollupstate"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/ent/user"
 )
@@ -132,6 +138,33 @@ func (f TraverseAccount) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.AccountQuery", q)
 }
 
+// The AuditLogFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AuditLogFunc func(context.Context, *ent.AuditLogQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AuditLogFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AuditLogQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
+}
+
+// The TraverseAuditLog type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAuditLog func(context.Context, *ent.AuditLogQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAuditLog) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAuditLog) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditLogQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
+}
+
 // The ClickFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ClickFunc func(context.Context, *ent.ClickQuery) (ent.Value, error)
 
@@ -159,6 +192,33 @@ func (f TraverseClick) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ClickQuery", q)
 }
 
+// The ClickRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ClickRollupFunc func(context.Context, *ent.ClickRollupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ClickRollupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ClickRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ClickRollupQuery", q)
+}
+
+// The TraverseClickRollup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseClickRollup func(context.Context, *ent.ClickRollupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseClickRollup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseClickRollup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ClickRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ClickRollupQuery", q)
+}
+
 // The ConversionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ConversionFunc func(context.Context, *ent.ConversionQuery) (ent.Value, error)
 
@@ -184,6 +244,33 @@ func (f TraverseConversion) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ConversionQuery", q)
+}
+
+// The ConversionRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConversionRollupFunc func(context.Context, *ent.ConversionRollupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConversionRollupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConversionRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConversionRollupQuery", q)
+}
+
+// The TraverseConversionRollup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConversionRollup func(context.Context, *ent.ConversionRollupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConversionRollup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConversionRollup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConversionRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConversionRollupQuery", q)
 }
 
 // The DeliveryFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -240,6 +327,33 @@ func (f TraverseDestination) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.DestinationQuery", q)
 }
 
+// The ExchangeRateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExchangeRateFunc func(context.Context, *ent.ExchangeRateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExchangeRateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExchangeRateQuery", q)
+}
+
+// The TraverseExchangeRate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExchangeRate func(context.Context, *ent.ExchangeRateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExchangeRate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExchangeRate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExchangeRateQuery", q)
+}
+
 // The IntegrationFunc type is an adapter to allow the use of ordinary function as a Querier.
 type IntegrationFunc func(context.Context, *ent.IntegrationQuery) (ent.Value, error)
 
@@ -265,6 +379,33 @@ func (f TraverseIntegration) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.IntegrationQuery", q)
+}
+
+// The InvitationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type InvitationFunc func(context.Context, *ent.InvitationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f InvitationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.InvitationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.InvitationQuery", q)
+}
+
+// The TraverseInvitation type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseInvitation func(context.Context, *ent.InvitationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseInvitation) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseInvitation) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InvitationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.InvitationQuery", q)
 }
 
 // The MembershipFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -319,6 +460,33 @@ func (f TraverseProperty) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.PropertyQuery", q)
+}
+
+// The RollupStateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RollupStateFunc func(context.Context, *ent.RollupStateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RollupStateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RollupStateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RollupStateQuery", q)
+}
+
+// The TraverseRollupState type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRollupState func(context.Context, *ent.RollupStateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRollupState) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRollupState) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RollupStateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RollupStateQuery", q)
 }
 
 // The TrackEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -382,20 +550,32 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
 	case *ent.AccountQuery:
 		return &query[*ent.AccountQuery, predicate.Account, account.OrderOption]{typ: ent.TypeAccount, tq: q}, nil
+	case *ent.AuditLogQuery:
+		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.ClickQuery:
 		return &query[*ent.ClickQuery, predicate.Click, click.OrderOption]{typ: ent.TypeClick, tq: q}, nil
+	case *ent.ClickRollupQuery:
+		return &query[*ent.ClickRollupQuery, predicate.ClickRollup, clickrollup.OrderOption]{typ: ent.TypeClickRollup, tq: q}, nil
 	case *ent.ConversionQuery:
 		return &query[*ent.ConversionQuery, predicate.Conversion, conversion.OrderOption]{typ: ent.TypeConversion, tq: q}, nil
+	case *ent.ConversionRollupQuery:
+		return &query[*ent.ConversionRollupQuery, predicate.ConversionRollup, conversionrollup.OrderOption]{typ: ent.TypeConversionRollup, tq: q}, nil
 	case *ent.DeliveryQuery:
 		return &query[*ent.DeliveryQuery, predicate.Delivery, delivery.OrderOption]{typ: ent.TypeDelivery, tq: q}, nil
 	case *ent.DestinationQuery:
 		return &query[*ent.DestinationQuery, predicate.Destination, destination.OrderOption]{typ: ent.TypeDestination, tq: q}, nil
+	case *ent.ExchangeRateQuery:
+		return &query[*ent.ExchangeRateQuery, predicate.ExchangeRate, exchangerate.OrderOption]{typ: ent.TypeExchangeRate, tq: q}, nil
 	case *ent.IntegrationQuery:
 		return &query[*ent.IntegrationQuery, predicate.Integration, integration.OrderOption]{typ: ent.TypeIntegration, tq: q}, nil
+	case *ent.InvitationQuery:
+		return &query[*ent.InvitationQuery, predicate.Invitation, invitation.OrderOption]{typ: ent.TypeInvitation, tq: q}, nil
 	case *ent.MembershipQuery:
 		return &query[*ent.MembershipQuery, predicate.Membership, membership.OrderOption]{typ: ent.TypeMembership, tq: q}, nil
 	case *ent.PropertyQuery:
 		return &query[*ent.PropertyQuery, predicate.Property, property.OrderOption]{typ: ent.TypeProperty, tq: q}, nil
+	case *ent.RollupStateQuery:
+		return &query[*ent.RollupStateQuery, predicate.RollupState, rollupstate.OrderOption]{typ: ent.TypeRollupState, tq: q}, nil
 	case *ent.TrackEventQuery:
 		return &query[*ent.TrackEventQuery, predicate.TrackEvent, trackevent.OrderOption]{typ: ent.TypeTrackEvent, tq: q}, nil
 	case *ent.UserQuery:

@@ -62,6 +62,39 @@ var (
 		Columns:    AccountsColumns,
 		PrimaryKey: []*schema.Column{AccountsColumns[0]},
 	}
+	// AuditLogsColumns holds the columns for the "audit_logs" table.
+	AuditLogsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "actor_user_id", Type: field.TypeString, Nullable: true},
+		{Name: "actor_api_key_id", Type: field.TypeString, Nullable: true},
+		{Name: "action", Type: field.TypeString, Size: 64},
+		{Name: "target_type", Type: field.TypeString, Size: 64},
+		{Name: "target_id", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "summary", Type: field.TypeString, Size: 2048},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "account_id", Type: field.TypeString, Size: 64},
+	}
+	// AuditLogsTable holds the schema information for the "audit_logs" table.
+	AuditLogsTable = &schema.Table{
+		Name:       "audit_logs",
+		Columns:    AuditLogsColumns,
+		PrimaryKey: []*schema.Column{AuditLogsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "audit_logs_accounts_audit_logs",
+				Columns:    []*schema.Column{AuditLogsColumns[8]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditlog_account_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditLogsColumns[8], AuditLogsColumns[7]},
+			},
+		},
+	}
 	// ClicksColumns holds the columns for the "clicks" table.
 	ClicksColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -138,6 +171,32 @@ var (
 				Name:    "click_account_id_email_sha256",
 				Unique:  false,
 				Columns: []*schema.Column{ClicksColumns[32], ClicksColumns[28]},
+			},
+		},
+	}
+	// ClickRollupsColumns holds the columns for the "click_rollups" table.
+	ClickRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "hour", Type: field.TypeInt64},
+		{Name: "property_id", Type: field.TypeString},
+		{Name: "utm_source", Type: field.TypeString, Default: ""},
+		{Name: "utm_medium", Type: field.TypeString, Default: ""},
+		{Name: "utm_campaign", Type: field.TypeString, Default: ""},
+		{Name: "landing_page", Type: field.TypeString, Default: ""},
+		{Name: "clicks", Type: field.TypeInt64, Default: 0},
+		{Name: "outbound_clicks", Type: field.TypeInt64, Default: 0},
+	}
+	// ClickRollupsTable holds the schema information for the "click_rollups" table.
+	ClickRollupsTable = &schema.Table{
+		Name:       "click_rollups",
+		Columns:    ClickRollupsColumns,
+		PrimaryKey: []*schema.Column{ClickRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "clickrollup_account_id_hour",
+				Unique:  false,
+				Columns: []*schema.Column{ClickRollupsColumns[1], ClickRollupsColumns[2]},
 			},
 		},
 	}
@@ -223,6 +282,37 @@ var (
 				Name:    "conversion_account_id_transaction_id",
 				Unique:  false,
 				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[7]},
+			},
+			{
+				Name:    "conversion_account_id_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[20]},
+			},
+		},
+	}
+	// ConversionRollupsColumns holds the columns for the "conversion_rollups" table.
+	ConversionRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "account_id", Type: field.TypeString},
+		{Name: "hour", Type: field.TypeInt64},
+		{Name: "integration_id", Type: field.TypeString},
+		{Name: "event_name", Type: field.TypeString, Default: ""},
+		{Name: "currency", Type: field.TypeString, Default: ""},
+		{Name: "conversions", Type: field.TypeInt64, Default: 0},
+		{Name: "leads", Type: field.TypeInt64, Default: 0},
+		{Name: "purchases", Type: field.TypeInt64, Default: 0},
+		{Name: "amount_micros", Type: field.TypeInt64, Default: 0},
+	}
+	// ConversionRollupsTable holds the schema information for the "conversion_rollups" table.
+	ConversionRollupsTable = &schema.Table{
+		Name:       "conversion_rollups",
+		Columns:    ConversionRollupsColumns,
+		PrimaryKey: []*schema.Column{ConversionRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "conversionrollup_account_id_hour",
+				Unique:  false,
+				Columns: []*schema.Column{ConversionRollupsColumns[1], ConversionRollupsColumns[2]},
 			},
 		},
 	}
@@ -321,6 +411,20 @@ var (
 			},
 		},
 	}
+	// ExchangeRatesColumns holds the columns for the "exchange_rates" table.
+	ExchangeRatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "currency", Type: field.TypeString, Unique: true, Size: 3},
+		{Name: "per_usd", Type: field.TypeFloat64},
+	}
+	// ExchangeRatesTable holds the schema information for the "exchange_rates" table.
+	ExchangeRatesTable = &schema.Table{
+		Name:       "exchange_rates",
+		Columns:    ExchangeRatesColumns,
+		PrimaryKey: []*schema.Column{ExchangeRatesColumns[0]},
+	}
 	// IntegrationsColumns holds the columns for the "integrations" table.
 	IntegrationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -366,6 +470,42 @@ var (
 				Name:    "integration_account_id_slug",
 				Unique:  true,
 				Columns: []*schema.Column{IntegrationsColumns[23], IntegrationsColumns[4]},
+			},
+		},
+	}
+	// InvitationsColumns holds the columns for the "invitations" table.
+	InvitationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"OWNER", "ADMIN", "VIEWER"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "invited_by", Type: field.TypeString, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "accepted_by", Type: field.TypeString, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "account_id", Type: field.TypeString, Size: 64},
+	}
+	// InvitationsTable holds the schema information for the "invitations" table.
+	InvitationsTable = &schema.Table{
+		Name:       "invitations",
+		Columns:    InvitationsColumns,
+		PrimaryKey: []*schema.Column{InvitationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "invitations_accounts_invitations",
+				Columns:    []*schema.Column{InvitationsColumns[11]},
+				RefColumns: []*schema.Column{AccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "invitation_account_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{InvitationsColumns[11], InvitationsColumns[1]},
 			},
 		},
 	}
@@ -443,6 +583,18 @@ var (
 			},
 		},
 	}
+	// RollupStatesColumns holds the columns for the "rollup_states" table.
+	RollupStatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "sealed_through", Type: field.TypeInt64, Default: 0},
+	}
+	// RollupStatesTable holds the schema information for the "rollup_states" table.
+	RollupStatesTable = &schema.Table{
+		Name:       "rollup_states",
+		Columns:    RollupStatesColumns,
+		PrimaryKey: []*schema.Column{RollupStatesColumns[0]},
+	}
 	// TrackEventsColumns holds the columns for the "track_events" table.
 	TrackEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -508,13 +660,19 @@ var (
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AccountsTable,
+		AuditLogsTable,
 		ClicksTable,
+		ClickRollupsTable,
 		ConversionsTable,
+		ConversionRollupsTable,
 		DeliveriesTable,
 		DestinationsTable,
+		ExchangeRatesTable,
 		IntegrationsTable,
+		InvitationsTable,
 		MembershipsTable,
 		PropertiesTable,
+		RollupStatesTable,
 		TrackEventsTable,
 		UsersTable,
 	}
@@ -522,6 +680,7 @@ var (
 
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = AccountsTable
+	AuditLogsTable.ForeignKeys[0].RefTable = AccountsTable
 	ClicksTable.ForeignKeys[0].RefTable = AccountsTable
 	ClicksTable.ForeignKeys[1].RefTable = PropertiesTable
 	ConversionsTable.ForeignKeys[0].RefTable = AccountsTable
@@ -532,6 +691,7 @@ func init() {
 	DeliveriesTable.ForeignKeys[2].RefTable = DestinationsTable
 	DestinationsTable.ForeignKeys[0].RefTable = AccountsTable
 	IntegrationsTable.ForeignKeys[0].RefTable = AccountsTable
+	InvitationsTable.ForeignKeys[0].RefTable = AccountsTable
 	MembershipsTable.ForeignKeys[0].RefTable = AccountsTable
 	MembershipsTable.ForeignKeys[1].RefTable = UsersTable
 	PropertiesTable.ForeignKeys[0].RefTable = AccountsTable

@@ -12,11 +12,20 @@ type APIKey func(*sql.Selector)
 // Account is the predicate function for account builders.
 type Account func(*sql.Selector)
 
+// AuditLog is the predicate function for auditlog builders.
+type AuditLog func(*sql.Selector)
+
 // Click is the predicate function for click builders.
 type Click func(*sql.Selector)
 
+// ClickRollup is the predicate function for clickrollup builders.
+type ClickRollup func(*sql.Selector)
+
 // Conversion is the predicate function for conversion builders.
 type Conversion func(*sql.Selector)
+
+// ConversionRollup is the predicate function for conversionrollup builders.
+type ConversionRollup func(*sql.Selector)
 
 // Delivery is the predicate function for delivery builders.
 type Delivery func(*sql.Selector)
@@ -24,14 +33,23 @@ type Delivery func(*sql.Selector)
 // Destination is the predicate function for destination builders.
 type Destination func(*sql.Selector)
 
+// ExchangeRate is the predicate function for exchangerate builders.
+type ExchangeRate func(*sql.Selector)
+
 // Integration is the predicate function for integration builders.
 type Integration func(*sql.Selector)
+
+// Invitation is the predicate function for invitation builders.
+type Invitation func(*sql.Selector)
 
 // Membership is the predicate function for membership builders.
 type Membership func(*sql.Selector)
 
 // Property is the predicate function for property builders.
 type Property func(*sql.Selector)
+
+// RollupState is the predicate function for rollupstate builders.
+type RollupState func(*sql.Selector)
 
 // TrackEvent is the predicate function for trackevent builders.
 type TrackEvent func(*sql.Selector)

@@ -158,6 +158,30 @@ func (f AccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AccountMutation", m)
 }
 
+// The AuditLogQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AuditLogQueryRuleFunc func(context.Context, *ent.AuditLogQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AuditLogQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AuditLogQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AuditLogQuery", q)
+}
+
+// The AuditLogMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AuditLogMutationRuleFunc func(context.Context, *ent.AuditLogMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AuditLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AuditLogMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditLogMutation", m)
+}
+
 // The ClickQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ClickQueryRuleFunc func(context.Context, *ent.ClickQuery) error
@@ -182,6 +206,30 @@ func (f ClickMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ClickMutation", m)
 }
 
+// The ClickRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ClickRollupQueryRuleFunc func(context.Context, *ent.ClickRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ClickRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ClickRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ClickRollupQuery", q)
+}
+
+// The ClickRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ClickRollupMutationRuleFunc func(context.Context, *ent.ClickRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ClickRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ClickRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ClickRollupMutation", m)
+}
+
 // The ConversionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ConversionQueryRuleFunc func(context.Context, *ent.ConversionQuery) error
@@ -204,6 +252,30 @@ func (f ConversionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversionMutation", m)
+}
+
+// The ConversionRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConversionRollupQueryRuleFunc func(context.Context, *ent.ConversionRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConversionRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConversionRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConversionRollupQuery", q)
+}
+
+// The ConversionRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConversionRollupMutationRuleFunc func(context.Context, *ent.ConversionRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConversionRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConversionRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConversionRollupMutation", m)
 }
 
 // The DeliveryQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -254,6 +326,30 @@ func (f DestinationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DestinationMutation", m)
 }
 
+// The ExchangeRateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExchangeRateQueryRuleFunc func(context.Context, *ent.ExchangeRateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExchangeRateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExchangeRateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExchangeRateQuery", q)
+}
+
+// The ExchangeRateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExchangeRateMutationRuleFunc func(context.Context, *ent.ExchangeRateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExchangeRateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExchangeRateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExchangeRateMutation", m)
+}
+
 // The IntegrationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type IntegrationQueryRuleFunc func(context.Context, *ent.IntegrationQuery) error
@@ -276,6 +372,30 @@ func (f IntegrationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IntegrationMutation", m)
+}
+
+// The InvitationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type InvitationQueryRuleFunc func(context.Context, *ent.InvitationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f InvitationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InvitationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.InvitationQuery", q)
+}
+
+// The InvitationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type InvitationMutationRuleFunc func(context.Context, *ent.InvitationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f InvitationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.InvitationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.InvitationMutation", m)
 }
 
 // The MembershipQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -324,6 +444,30 @@ func (f PropertyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PropertyMutation", m)
+}
+
+// The RollupStateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RollupStateQueryRuleFunc func(context.Context, *ent.RollupStateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RollupStateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RollupStateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RollupStateQuery", q)
+}
+
+// The RollupStateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RollupStateMutationRuleFunc func(context.Context, *ent.RollupStateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RollupStateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RollupStateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RollupStateMutation", m)
 }
 
 // The TrackEventQueryRuleFunc type is an adapter to allow the use of ordinary

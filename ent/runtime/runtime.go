@@ -8,13 +8,19 @@ import (
 
 	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/apikey"
+	"github.com/clickback/clickback/ent/auditlog"
 	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/clickrollup"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/conversionrollup"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/exchangerate"
 	"github.com/clickback/clickback/ent/integration"
+	"github.com/clickback/clickback/ent/invitation"
 	"github.com/clickback/clickback/ent/membership"
 	"github.com/clickback/clickback/ent/property"
+	"github.com/clickback/clickback/ent/rollupstate"
 	"github.com/clickback/clickback/ent/schema"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/ent/user"
@@ -40,6 +46,8 @@ func init() {
 	apikeyMixinHooks2 := apikeyMixin[2].Hooks()
 
 	apikey.Hooks[1] = apikeyMixinHooks2[0]
+
+	apikey.Hooks[2] = apikeyMixinHooks2[1]
 	apikeyMixinFields0 := apikeyMixin[0].Fields()
 	_ = apikeyMixinFields0
 	apikeyMixinFields1 := apikeyMixin[1].Fields()
@@ -110,6 +118,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	accountMixinHooks2 := accountMixin[2].Hooks()
+
+	account.Hooks[1] = accountMixinHooks2[0]
 	accountMixinFields0 := accountMixin[0].Fields()
 	_ = accountMixinFields0
 	accountMixinFields1 := accountMixin[1].Fields()
@@ -220,6 +231,99 @@ func init() {
 			return nil
 		}
 	}()
+	auditlogMixin := schema.AuditLog{}.Mixin()
+	auditlog.Policy = privacy.NewPolicies(auditlogMixin[1], schema.AuditLog{})
+	auditlog.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := auditlog.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	auditlogMixinHooks1 := auditlogMixin[1].Hooks()
+
+	auditlog.Hooks[1] = auditlogMixinHooks1[0]
+
+	auditlog.Hooks[2] = auditlogMixinHooks1[1]
+	auditlogMixinFields0 := auditlogMixin[0].Fields()
+	_ = auditlogMixinFields0
+	auditlogMixinFields1 := auditlogMixin[1].Fields()
+	_ = auditlogMixinFields1
+	auditlogFields := schema.AuditLog{}.Fields()
+	_ = auditlogFields
+	// auditlogDescAccountID is the schema descriptor for account_id field.
+	auditlogDescAccountID := auditlogMixinFields1[0].Descriptor()
+	// auditlog.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
+	auditlog.AccountIDValidator = auditlogDescAccountID.Validators[0].(func(string) error)
+	// auditlogDescAction is the schema descriptor for action field.
+	auditlogDescAction := auditlogFields[2].Descriptor()
+	// auditlog.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	auditlog.ActionValidator = func() func(string) error {
+		validators := auditlogDescAction.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(action string) error {
+			for _, fn := range fns {
+				if err := fn(action); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditlogDescTargetType is the schema descriptor for target_type field.
+	auditlogDescTargetType := auditlogFields[3].Descriptor()
+	// auditlog.TargetTypeValidator is a validator for the "target_type" field. It is called by the builders before save.
+	auditlog.TargetTypeValidator = func() func(string) error {
+		validators := auditlogDescTargetType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(target_type string) error {
+			for _, fn := range fns {
+				if err := fn(target_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditlogDescTargetID is the schema descriptor for target_id field.
+	auditlogDescTargetID := auditlogFields[4].Descriptor()
+	// auditlog.TargetIDValidator is a validator for the "target_id" field. It is called by the builders before save.
+	auditlog.TargetIDValidator = auditlogDescTargetID.Validators[0].(func(string) error)
+	// auditlogDescSummary is the schema descriptor for summary field.
+	auditlogDescSummary := auditlogFields[5].Descriptor()
+	// auditlog.SummaryValidator is a validator for the "summary" field. It is called by the builders before save.
+	auditlog.SummaryValidator = auditlogDescSummary.Validators[0].(func(string) error)
+	// auditlogDescCreatedAt is the schema descriptor for created_at field.
+	auditlogDescCreatedAt := auditlogFields[6].Descriptor()
+	// auditlog.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditlog.DefaultCreatedAt = auditlogDescCreatedAt.Default.(func() time.Time)
+	// auditlogDescID is the schema descriptor for id field.
+	auditlogDescID := auditlogMixinFields0[0].Descriptor()
+	// auditlog.DefaultID holds the default value on creation for the id field.
+	auditlog.DefaultID = auditlogDescID.Default.(func() string)
+	// auditlog.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	auditlog.IDValidator = func() func(string) error {
+		validators := auditlogDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	clickMixin := schema.Click{}.Mixin()
 	click.Policy = privacy.NewPolicies(clickMixin[1], schema.Click{})
 	click.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -233,6 +337,8 @@ func init() {
 	clickMixinHooks1 := clickMixin[1].Hooks()
 
 	click.Hooks[1] = clickMixinHooks1[0]
+
+	click.Hooks[2] = clickMixinHooks1[1]
 	clickMixinFields0 := clickMixin[0].Fields()
 	_ = clickMixinFields0
 	clickMixinFields1 := clickMixin[1].Fields()
@@ -401,6 +507,64 @@ func init() {
 			return nil
 		}
 	}()
+	clickrollupMixin := schema.ClickRollup{}.Mixin()
+	clickrollup.Policy = privacy.NewPolicies(schema.ClickRollup{})
+	clickrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := clickrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	clickrollupMixinFields0 := clickrollupMixin[0].Fields()
+	_ = clickrollupMixinFields0
+	clickrollupFields := schema.ClickRollup{}.Fields()
+	_ = clickrollupFields
+	// clickrollupDescUtmSource is the schema descriptor for utm_source field.
+	clickrollupDescUtmSource := clickrollupFields[3].Descriptor()
+	// clickrollup.DefaultUtmSource holds the default value on creation for the utm_source field.
+	clickrollup.DefaultUtmSource = clickrollupDescUtmSource.Default.(string)
+	// clickrollupDescUtmMedium is the schema descriptor for utm_medium field.
+	clickrollupDescUtmMedium := clickrollupFields[4].Descriptor()
+	// clickrollup.DefaultUtmMedium holds the default value on creation for the utm_medium field.
+	clickrollup.DefaultUtmMedium = clickrollupDescUtmMedium.Default.(string)
+	// clickrollupDescUtmCampaign is the schema descriptor for utm_campaign field.
+	clickrollupDescUtmCampaign := clickrollupFields[5].Descriptor()
+	// clickrollup.DefaultUtmCampaign holds the default value on creation for the utm_campaign field.
+	clickrollup.DefaultUtmCampaign = clickrollupDescUtmCampaign.Default.(string)
+	// clickrollupDescLandingPage is the schema descriptor for landing_page field.
+	clickrollupDescLandingPage := clickrollupFields[6].Descriptor()
+	// clickrollup.DefaultLandingPage holds the default value on creation for the landing_page field.
+	clickrollup.DefaultLandingPage = clickrollupDescLandingPage.Default.(string)
+	// clickrollupDescClicks is the schema descriptor for clicks field.
+	clickrollupDescClicks := clickrollupFields[7].Descriptor()
+	// clickrollup.DefaultClicks holds the default value on creation for the clicks field.
+	clickrollup.DefaultClicks = clickrollupDescClicks.Default.(int64)
+	// clickrollupDescOutboundClicks is the schema descriptor for outbound_clicks field.
+	clickrollupDescOutboundClicks := clickrollupFields[8].Descriptor()
+	// clickrollup.DefaultOutboundClicks holds the default value on creation for the outbound_clicks field.
+	clickrollup.DefaultOutboundClicks = clickrollupDescOutboundClicks.Default.(int64)
+	// clickrollupDescID is the schema descriptor for id field.
+	clickrollupDescID := clickrollupMixinFields0[0].Descriptor()
+	// clickrollup.DefaultID holds the default value on creation for the id field.
+	clickrollup.DefaultID = clickrollupDescID.Default.(func() string)
+	// clickrollup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	clickrollup.IDValidator = func() func(string) error {
+		validators := clickrollupDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	conversionMixin := schema.Conversion{}.Mixin()
 	conversion.Policy = privacy.NewPolicies(conversionMixin[1], schema.Conversion{})
 	conversion.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -414,6 +578,8 @@ func init() {
 	conversionMixinHooks1 := conversionMixin[1].Hooks()
 
 	conversion.Hooks[1] = conversionMixinHooks1[0]
+
+	conversion.Hooks[2] = conversionMixinHooks1[1]
 	conversionMixinFields0 := conversionMixin[0].Fields()
 	_ = conversionMixinFields0
 	conversionMixinFields1 := conversionMixin[1].Fields()
@@ -502,6 +668,64 @@ func init() {
 			return nil
 		}
 	}()
+	conversionrollupMixin := schema.ConversionRollup{}.Mixin()
+	conversionrollup.Policy = privacy.NewPolicies(schema.ConversionRollup{})
+	conversionrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := conversionrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	conversionrollupMixinFields0 := conversionrollupMixin[0].Fields()
+	_ = conversionrollupMixinFields0
+	conversionrollupFields := schema.ConversionRollup{}.Fields()
+	_ = conversionrollupFields
+	// conversionrollupDescEventName is the schema descriptor for event_name field.
+	conversionrollupDescEventName := conversionrollupFields[3].Descriptor()
+	// conversionrollup.DefaultEventName holds the default value on creation for the event_name field.
+	conversionrollup.DefaultEventName = conversionrollupDescEventName.Default.(string)
+	// conversionrollupDescCurrency is the schema descriptor for currency field.
+	conversionrollupDescCurrency := conversionrollupFields[4].Descriptor()
+	// conversionrollup.DefaultCurrency holds the default value on creation for the currency field.
+	conversionrollup.DefaultCurrency = conversionrollupDescCurrency.Default.(string)
+	// conversionrollupDescConversions is the schema descriptor for conversions field.
+	conversionrollupDescConversions := conversionrollupFields[5].Descriptor()
+	// conversionrollup.DefaultConversions holds the default value on creation for the conversions field.
+	conversionrollup.DefaultConversions = conversionrollupDescConversions.Default.(int64)
+	// conversionrollupDescLeads is the schema descriptor for leads field.
+	conversionrollupDescLeads := conversionrollupFields[6].Descriptor()
+	// conversionrollup.DefaultLeads holds the default value on creation for the leads field.
+	conversionrollup.DefaultLeads = conversionrollupDescLeads.Default.(int64)
+	// conversionrollupDescPurchases is the schema descriptor for purchases field.
+	conversionrollupDescPurchases := conversionrollupFields[7].Descriptor()
+	// conversionrollup.DefaultPurchases holds the default value on creation for the purchases field.
+	conversionrollup.DefaultPurchases = conversionrollupDescPurchases.Default.(int64)
+	// conversionrollupDescAmountMicros is the schema descriptor for amount_micros field.
+	conversionrollupDescAmountMicros := conversionrollupFields[8].Descriptor()
+	// conversionrollup.DefaultAmountMicros holds the default value on creation for the amount_micros field.
+	conversionrollup.DefaultAmountMicros = conversionrollupDescAmountMicros.Default.(int64)
+	// conversionrollupDescID is the schema descriptor for id field.
+	conversionrollupDescID := conversionrollupMixinFields0[0].Descriptor()
+	// conversionrollup.DefaultID holds the default value on creation for the id field.
+	conversionrollup.DefaultID = conversionrollupDescID.Default.(func() string)
+	// conversionrollup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	conversionrollup.IDValidator = func() func(string) error {
+		validators := conversionrollupDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	deliveryMixin := schema.Delivery{}.Mixin()
 	delivery.Policy = privacy.NewPolicies(deliveryMixin[2], schema.Delivery{})
 	delivery.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -515,6 +739,8 @@ func init() {
 	deliveryMixinHooks2 := deliveryMixin[2].Hooks()
 
 	delivery.Hooks[1] = deliveryMixinHooks2[0]
+
+	delivery.Hooks[2] = deliveryMixinHooks2[1]
 	deliveryMixinFields0 := deliveryMixin[0].Fields()
 	_ = deliveryMixinFields0
 	deliveryMixinFields1 := deliveryMixin[1].Fields()
@@ -586,6 +812,8 @@ func init() {
 	destinationMixinHooks2 := destinationMixin[2].Hooks()
 
 	destination.Hooks[1] = destinationMixinHooks2[0]
+
+	destination.Hooks[2] = destinationMixinHooks2[1]
 	destinationMixinFields0 := destinationMixin[0].Fields()
 	_ = destinationMixinFields0
 	destinationMixinFields1 := destinationMixin[1].Fields()
@@ -650,6 +878,74 @@ func init() {
 			return nil
 		}
 	}()
+	exchangerateMixin := schema.ExchangeRate{}.Mixin()
+	exchangerate.Policy = privacy.NewPolicies(schema.ExchangeRate{})
+	exchangerate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := exchangerate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exchangerateMixinFields0 := exchangerateMixin[0].Fields()
+	_ = exchangerateMixinFields0
+	exchangerateMixinFields1 := exchangerateMixin[1].Fields()
+	_ = exchangerateMixinFields1
+	exchangerateFields := schema.ExchangeRate{}.Fields()
+	_ = exchangerateFields
+	// exchangerateDescCreatedAt is the schema descriptor for created_at field.
+	exchangerateDescCreatedAt := exchangerateMixinFields1[0].Descriptor()
+	// exchangerate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	exchangerate.DefaultCreatedAt = exchangerateDescCreatedAt.Default.(func() time.Time)
+	// exchangerateDescUpdatedAt is the schema descriptor for updated_at field.
+	exchangerateDescUpdatedAt := exchangerateMixinFields1[1].Descriptor()
+	// exchangerate.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	exchangerate.DefaultUpdatedAt = exchangerateDescUpdatedAt.Default.(func() time.Time)
+	// exchangerate.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	exchangerate.UpdateDefaultUpdatedAt = exchangerateDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// exchangerateDescCurrency is the schema descriptor for currency field.
+	exchangerateDescCurrency := exchangerateFields[0].Descriptor()
+	// exchangerate.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	exchangerate.CurrencyValidator = func() func(string) error {
+		validators := exchangerateDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// exchangerateDescPerUsd is the schema descriptor for per_usd field.
+	exchangerateDescPerUsd := exchangerateFields[1].Descriptor()
+	// exchangerate.PerUsdValidator is a validator for the "per_usd" field. It is called by the builders before save.
+	exchangerate.PerUsdValidator = exchangerateDescPerUsd.Validators[0].(func(float64) error)
+	// exchangerateDescID is the schema descriptor for id field.
+	exchangerateDescID := exchangerateMixinFields0[0].Descriptor()
+	// exchangerate.DefaultID holds the default value on creation for the id field.
+	exchangerate.DefaultID = exchangerateDescID.Default.(func() string)
+	// exchangerate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	exchangerate.IDValidator = func() func(string) error {
+		validators := exchangerateDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	integrationMixin := schema.Integration{}.Mixin()
 	integration.Policy = privacy.NewPolicies(integrationMixin[2], schema.Integration{})
 	integration.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -663,6 +959,8 @@ func init() {
 	integrationMixinHooks2 := integrationMixin[2].Hooks()
 
 	integration.Hooks[1] = integrationMixinHooks2[0]
+
+	integration.Hooks[2] = integrationMixinHooks2[1]
 	integrationMixinFields0 := integrationMixin[0].Fields()
 	_ = integrationMixinFields0
 	integrationMixinFields1 := integrationMixin[1].Fields()
@@ -782,6 +1080,81 @@ func init() {
 			return nil
 		}
 	}()
+	invitationMixin := schema.Invitation{}.Mixin()
+	invitation.Policy = privacy.NewPolicies(invitationMixin[2], schema.Invitation{})
+	invitation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := invitation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	invitationMixinHooks2 := invitationMixin[2].Hooks()
+
+	invitation.Hooks[1] = invitationMixinHooks2[0]
+
+	invitation.Hooks[2] = invitationMixinHooks2[1]
+	invitationMixinFields0 := invitationMixin[0].Fields()
+	_ = invitationMixinFields0
+	invitationMixinFields1 := invitationMixin[1].Fields()
+	_ = invitationMixinFields1
+	invitationMixinFields2 := invitationMixin[2].Fields()
+	_ = invitationMixinFields2
+	invitationFields := schema.Invitation{}.Fields()
+	_ = invitationFields
+	// invitationDescCreatedAt is the schema descriptor for created_at field.
+	invitationDescCreatedAt := invitationMixinFields1[0].Descriptor()
+	// invitation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	invitation.DefaultCreatedAt = invitationDescCreatedAt.Default.(func() time.Time)
+	// invitationDescUpdatedAt is the schema descriptor for updated_at field.
+	invitationDescUpdatedAt := invitationMixinFields1[1].Descriptor()
+	// invitation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	invitation.DefaultUpdatedAt = invitationDescUpdatedAt.Default.(func() time.Time)
+	// invitation.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	invitation.UpdateDefaultUpdatedAt = invitationDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// invitationDescAccountID is the schema descriptor for account_id field.
+	invitationDescAccountID := invitationMixinFields2[0].Descriptor()
+	// invitation.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
+	invitation.AccountIDValidator = invitationDescAccountID.Validators[0].(func(string) error)
+	// invitationDescEmail is the schema descriptor for email field.
+	invitationDescEmail := invitationFields[0].Descriptor()
+	// invitation.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	invitation.EmailValidator = func() func(string) error {
+		validators := invitationDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// invitationDescID is the schema descriptor for id field.
+	invitationDescID := invitationMixinFields0[0].Descriptor()
+	// invitation.DefaultID holds the default value on creation for the id field.
+	invitation.DefaultID = invitationDescID.Default.(func() string)
+	// invitation.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	invitation.IDValidator = func() func(string) error {
+		validators := invitationDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	membershipMixin := schema.Membership{}.Mixin()
 	membership.Policy = privacy.NewPolicies(membershipMixin[2], schema.Membership{})
 	membership.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -795,6 +1168,8 @@ func init() {
 	membershipMixinHooks2 := membershipMixin[2].Hooks()
 
 	membership.Hooks[1] = membershipMixinHooks2[0]
+
+	membership.Hooks[2] = membershipMixinHooks2[1]
 	membershipMixinFields0 := membershipMixin[0].Fields()
 	_ = membershipMixinFields0
 	membershipMixinFields1 := membershipMixin[1].Fields()
@@ -850,6 +1225,8 @@ func init() {
 	propertyMixinHooks2 := propertyMixin[2].Hooks()
 
 	property.Hooks[1] = propertyMixinHooks2[0]
+
+	property.Hooks[2] = propertyMixinHooks2[1]
 	propertyMixinFields0 := propertyMixin[0].Fields()
 	_ = propertyMixinFields0
 	propertyMixinFields1 := propertyMixin[1].Fields()
@@ -938,6 +1315,48 @@ func init() {
 			return nil
 		}
 	}()
+	rollupstateMixin := schema.RollupState{}.Mixin()
+	rollupstate.Policy = privacy.NewPolicies(schema.RollupState{})
+	rollupstate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := rollupstate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	rollupstateMixinFields0 := rollupstateMixin[0].Fields()
+	_ = rollupstateMixinFields0
+	rollupstateFields := schema.RollupState{}.Fields()
+	_ = rollupstateFields
+	// rollupstateDescName is the schema descriptor for name field.
+	rollupstateDescName := rollupstateFields[0].Descriptor()
+	// rollupstate.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	rollupstate.NameValidator = rollupstateDescName.Validators[0].(func(string) error)
+	// rollupstateDescSealedThrough is the schema descriptor for sealed_through field.
+	rollupstateDescSealedThrough := rollupstateFields[1].Descriptor()
+	// rollupstate.DefaultSealedThrough holds the default value on creation for the sealed_through field.
+	rollupstate.DefaultSealedThrough = rollupstateDescSealedThrough.Default.(int64)
+	// rollupstateDescID is the schema descriptor for id field.
+	rollupstateDescID := rollupstateMixinFields0[0].Descriptor()
+	// rollupstate.DefaultID holds the default value on creation for the id field.
+	rollupstate.DefaultID = rollupstateDescID.Default.(func() string)
+	// rollupstate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	rollupstate.IDValidator = func() func(string) error {
+		validators := rollupstateDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	trackeventMixin := schema.TrackEvent{}.Mixin()
 	trackevent.Policy = privacy.NewPolicies(trackeventMixin[1], schema.TrackEvent{})
 	trackevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -951,6 +1370,8 @@ func init() {
 	trackeventMixinHooks1 := trackeventMixin[1].Hooks()
 
 	trackevent.Hooks[1] = trackeventMixinHooks1[0]
+
+	trackevent.Hooks[2] = trackeventMixinHooks1[1]
 	trackeventMixinFields0 := trackeventMixin[0].Fields()
 	_ = trackeventMixinFields0
 	trackeventMixinFields1 := trackeventMixin[1].Fields()

@@ -14,7 +14,7 @@ type Account struct{ ent.Schema }
 
 // Mixin of the Account.
 func (Account) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("acc"), TimeMixin{}}
+	return []ent.Mixin{pulid.MixinWithPrefix("acc"), TimeMixin{}, AuditMixin{}}
 }
 
 // Fields of the Account.
@@ -56,6 +56,8 @@ func (Account) Edges() []ent.Edge {
 		edge.To("conversions", Conversion.Type).Annotations(skip),
 		edge.To("destinations", Destination.Type).Annotations(skip),
 		edge.To("deliveries", Delivery.Type).Annotations(skip),
+		edge.To("invitations", Invitation.Type).Annotations(skip),
+		edge.To("audit_logs", AuditLog.Type).Annotations(skip),
 	}
 }
 

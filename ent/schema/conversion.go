@@ -104,6 +104,9 @@ func (Conversion) Indexes() []ent.Index {
 		index.Fields("account_id", "integration_id", "received_at"),
 		index.Fields("account_id", "click_id"),
 		index.Fields("account_id", "transaction_id"),
+		// The Events Log subscription polls each subscribed account for
+		// rows changed since its last look.
+		index.Fields("account_id", "updated_at"),
 	}
 }
 

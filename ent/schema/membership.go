@@ -45,7 +45,7 @@ func (Membership) Indexes() []ent.Index {
 
 // Annotations of the Membership.
 func (Membership) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.QueryField()}
 }
 
 // Policy of the Membership: members are managed by owners only.

@@ -67,5 +67,8 @@ func (m AccountMixin) Edges() []ent.Edge {
 // Policy of the AccountMixin: see policy.go.
 func (AccountMixin) Policy() ent.Policy { return tenantPolicy() }
 
-// Hooks of the AccountMixin: see policy.go.
-func (AccountMixin) Hooks() []ent.Hook { return []ent.Hook{tenantCreateHook()} }
+// Hooks of the AccountMixin: see policy.go, and audit.go for the audit log
+// of administrative types.
+func (AccountMixin) Hooks() []ent.Hook {
+	return []ent.Hook{tenantCreateHook(), auditHook(auditedTenantTypes)}
+}

@@ -4,6 +4,7 @@ package model
 
 import (
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/integration"
 	"github.com/clickback/clickback/viewer"
 )
 
@@ -21,9 +22,52 @@ type AuthPayload struct {
 	Role    viewer.Role  `json:"role"`
 }
 
+// An AutoTag rule: links to `domain`, or to one of its subdomains, get the
+// visit's Click ID under the query parameter `param`, unless they hold the
+// --CLICK-ID-- placeholder or already give `param` a value.
+type AutoTagRule struct {
+	// A host name in lower case, without a leading *.
+	Domain string `json:"domain"`
+	// The network's link parameter, e.g. sub1 or aff_sub.
+	Param string `json:"param"`
+}
+
+type AutoTagRuleInput struct {
+	// A host name (punycode for international names); a leading *. is dropped.
+	Domain string `json:"domain"`
+	// 1 to 64 of A-Z a-z 0-9 . _ ~ -
+	Param string `json:"param"`
+}
+
 type CreateAPIKeyInput struct {
 	Name string      `json:"name"`
 	Role viewer.Role `json:"role"`
+}
+
+type CreateIntegrationInput struct {
+	Name string `json:"name"`
+	// CUSTOM (the default) or a preset of networkCatalog; a preset fills every macro not given here.
+	Network *integration.Network `json:"network,omitempty"`
+	// The URL path segment; generated from the name when absent. Lower-case letters, digits and '-'.
+	Slug *string `json:"slug,omitempty"`
+	// Where the tenant signs in to the network, for convenience.
+	LoginURL           *string `json:"loginURL,omitempty"`
+	ClickIDMacro       *string `json:"clickIDMacro,omitempty"`
+	PayoutMacro        *string `json:"payoutMacro,omitempty"`
+	TransactionIDMacro *string `json:"transactionIDMacro,omitempty"`
+	CurrencyMacro      *string `json:"currencyMacro,omitempty"`
+	StatusMacro        *string `json:"statusMacro,omitempty"`
+	EventMacro         *string `json:"eventMacro,omitempty"`
+	// Macros for the event attributes (email, country, first_name, …).
+	AttributeMacros []*FieldMacroInput `json:"attributeMacros,omitempty"`
+	// The network's own parameter names for canonical fields, for networks that cannot rename them.
+	ParamMappings []*ParamMappingInput `json:"paramMappings,omitempty"`
+	// The network's own status words.
+	StatusMappings []*StatusMappingInput `json:"statusMappings,omitempty"`
+	// IPs and CIDRs postbacks may come from; empty or absent allows any.
+	IPAllowlist []string `json:"ipAllowlist,omitempty"`
+	// Whether postbacks are accepted (default true).
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 type CreatePropertyInput struct {
@@ -34,6 +78,17 @@ type CreatePropertyInput struct {
 	AttributionWindowDays *int `json:"attributionWindowDays,omitempty"`
 }
 
+// The network's macro (or a fixed value) for one canonical field, written into the postback URL.
+type FieldMacro struct {
+	Field string `json:"field"`
+	Macro string `json:"macro"`
+}
+
+type FieldMacroInput struct {
+	Field string `json:"field"`
+	Macro string `json:"macro"`
+}
+
 type LoginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -41,11 +96,82 @@ type LoginInput struct {
 	AccountID *string `json:"accountID,omitempty"`
 }
 
+// A name and a value, for the parsed attributes of a conversion and its attribution snapshot.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// What clickback knows about an affiliate network: a preset for createIntegration.
+type NetworkPreset struct {
+	Network integration.Network `json:"network"`
+	Name    string              `json:"name"`
+	// The sub-id parameter of offer links that carries the Click ID.
+	LinkParam      string   `json:"linkParam"`
+	MoreLinkParams []string `json:"moreLinkParams"`
+	// How the network writes macros, with x as the name: {x}, ${x}, #x#, [x], !!x!!, !!!x!!!; empty when it has none.
+	MacroSyntax         string `json:"macroSyntax"`
+	CaseSensitiveMacros bool   `json:"caseSensitiveMacros"`
+	// The macros createIntegration fills in, canonical fields in order.
+	Macros []*FieldMacro `json:"macros"`
+	// Fields whose macro comes from third-party code only: check them in the network.
+	UnverifiedFields []string         `json:"unverifiedFields"`
+	StatusWords      []*StatusMapping `json:"statusWords"`
+	// The body the network expects in a successful answer; empty for any.
+	SuccessBody string `json:"successBody"`
+	// False for a network that cannot call a postback URL (its preset gives the link parameter only).
+	Postbacks bool   `json:"postbacks"`
+	Notes     string `json:"notes"`
+}
+
+// A network parameter name mapped onto a canonical postback field.
+type ParamMapping struct {
+	// The network's parameter name, matched loosely (case, _ and - ignored).
+	Name string `json:"name"`
+	// The canonical field: click_id, amount, transaction_id, currency, event, status, or an event attribute (email, country, …).
+	Field string `json:"field"`
+}
+
+type ParamMappingInput struct {
+	Name  string `json:"name"`
+	Field string `json:"field"`
+}
+
 type SignupInput struct {
 	Email string `json:"email"`
 	// At least 10 characters.
 	Password    string `json:"password"`
 	AccountName string `json:"accountName"`
+}
+
+// A network status word mapped onto a status: PENDING, APPROVED, REJECTED or REVERSED.
+type StatusMapping struct {
+	Word   string `json:"word"`
+	Status string `json:"status"`
+}
+
+type StatusMappingInput struct {
+	Word   string `json:"word"`
+	Status string `json:"status"`
+}
+
+// Fields left out stay as they are; an empty string clears a macro, an empty list clears a list.
+type UpdateIntegrationInput struct {
+	Name               *string               `json:"name,omitempty"`
+	Network            *integration.Network  `json:"network,omitempty"`
+	Slug               *string               `json:"slug,omitempty"`
+	LoginURL           *string               `json:"loginURL,omitempty"`
+	ClickIDMacro       *string               `json:"clickIDMacro,omitempty"`
+	PayoutMacro        *string               `json:"payoutMacro,omitempty"`
+	TransactionIDMacro *string               `json:"transactionIDMacro,omitempty"`
+	CurrencyMacro      *string               `json:"currencyMacro,omitempty"`
+	StatusMacro        *string               `json:"statusMacro,omitempty"`
+	EventMacro         *string               `json:"eventMacro,omitempty"`
+	AttributeMacros    []*FieldMacroInput    `json:"attributeMacros,omitempty"`
+	ParamMappings      []*ParamMappingInput  `json:"paramMappings,omitempty"`
+	StatusMappings     []*StatusMappingInput `json:"statusMappings,omitempty"`
+	IPAllowlist        []string              `json:"ipAllowlist,omitempty"`
+	Enabled            *bool                 `json:"enabled,omitempty"`
 }
 
 // Who is asking: the signed-in user (absent for API keys), the account and the role.

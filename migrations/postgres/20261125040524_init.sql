@@ -3,12 +3,32 @@
 CREATE TABLE "accounts" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "name" character varying NOT NULL, "key" character varying NOT NULL, "currency" character varying NOT NULL DEFAULT 'USD', "timezone" character varying NOT NULL DEFAULT 'UTC', "attribution_model" character varying NOT NULL DEFAULT 'LAST_CLICK', "attribution_window_days" bigint NOT NULL DEFAULT 30, "retention_days" bigint NOT NULL DEFAULT 400, PRIMARY KEY ("id"));
 -- create index "accounts_key_key" to table: "accounts"
 CREATE UNIQUE INDEX "accounts_key_key" ON "accounts" ("key");
+-- create "click_rollups" table
+CREATE TABLE "click_rollups" ("id" character varying NOT NULL, "account_id" character varying NOT NULL, "hour" bigint NOT NULL, "property_id" character varying NOT NULL, "utm_source" character varying NOT NULL DEFAULT '', "utm_medium" character varying NOT NULL DEFAULT '', "utm_campaign" character varying NOT NULL DEFAULT '', "landing_page" character varying NOT NULL DEFAULT '', "clicks" bigint NOT NULL DEFAULT 0, "outbound_clicks" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
+-- create index "clickrollup_account_id_hour" to table: "click_rollups"
+CREATE INDEX "clickrollup_account_id_hour" ON "click_rollups" ("account_id", "hour");
+-- create "conversion_rollups" table
+CREATE TABLE "conversion_rollups" ("id" character varying NOT NULL, "account_id" character varying NOT NULL, "hour" bigint NOT NULL, "integration_id" character varying NOT NULL, "event_name" character varying NOT NULL DEFAULT '', "currency" character varying NOT NULL DEFAULT '', "conversions" bigint NOT NULL DEFAULT 0, "leads" bigint NOT NULL DEFAULT 0, "purchases" bigint NOT NULL DEFAULT 0, "amount_micros" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
+-- create index "conversionrollup_account_id_hour" to table: "conversion_rollups"
+CREATE INDEX "conversionrollup_account_id_hour" ON "conversion_rollups" ("account_id", "hour");
+-- create "rollup_states" table
+CREATE TABLE "rollup_states" ("id" character varying NOT NULL, "name" character varying NOT NULL, "sealed_through" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
+-- create index "rollup_states_name_key" to table: "rollup_states"
+CREATE UNIQUE INDEX "rollup_states_name_key" ON "rollup_states" ("name");
+-- create "exchange_rates" table
+CREATE TABLE "exchange_rates" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "currency" character varying NOT NULL, "per_usd" double precision NOT NULL, PRIMARY KEY ("id"));
+-- create index "exchange_rates_currency_key" to table: "exchange_rates"
+CREATE UNIQUE INDEX "exchange_rates_currency_key" ON "exchange_rates" ("currency");
 -- create "api_keys" table
 CREATE TABLE "api_keys" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "name" character varying NOT NULL, "role" character varying NOT NULL, "key_hash" character varying NOT NULL, "prefix" character varying NOT NULL, "created_by" character varying NULL, "last_used_at" timestamptz NULL, "revoked_at" timestamptz NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "api_keys_accounts_api_keys" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "api_keys_key_hash_key" to table: "api_keys"
 CREATE UNIQUE INDEX "api_keys_key_hash_key" ON "api_keys" ("key_hash");
 -- create index "apikey_account_id_created_at" to table: "api_keys"
 CREATE INDEX "apikey_account_id_created_at" ON "api_keys" ("account_id", "created_at");
+-- create "audit_logs" table
+CREATE TABLE "audit_logs" ("id" character varying NOT NULL, "actor_user_id" character varying NULL, "actor_api_key_id" character varying NULL, "action" character varying NOT NULL, "target_type" character varying NOT NULL, "target_id" character varying NULL, "summary" character varying NOT NULL, "created_at" timestamptz NOT NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "audit_logs_accounts_audit_logs" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
+-- create index "auditlog_account_id_created_at" to table: "audit_logs"
+CREATE INDEX "auditlog_account_id_created_at" ON "audit_logs" ("account_id", "created_at");
 -- create "properties" table
 CREATE TABLE "properties" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "name" character varying NOT NULL, "domain" character varying NULL, "key" character varying NOT NULL, "attribution_window_days" bigint NOT NULL DEFAULT 0, "autotag_rules" jsonb NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "properties_accounts_properties" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "properties_key_key" to table: "properties"
@@ -43,6 +63,8 @@ CREATE INDEX "conversion_account_id_received_at" ON "conversions" ("account_id",
 CREATE INDEX "conversion_account_id_status_received_at" ON "conversions" ("account_id", "status", "received_at");
 -- create index "conversion_account_id_transaction_id" to table: "conversions"
 CREATE INDEX "conversion_account_id_transaction_id" ON "conversions" ("account_id", "transaction_id");
+-- create index "conversion_account_id_updated_at" to table: "conversions"
+CREATE INDEX "conversion_account_id_updated_at" ON "conversions" ("account_id", "updated_at");
 -- create "destinations" table
 CREATE TABLE "destinations" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "name" character varying NOT NULL, "kind" character varying NOT NULL, "enabled" boolean NOT NULL DEFAULT true, "settings" jsonb NULL, "credentials" bytea NULL, "key_id" character varying NULL, "event_mapping" jsonb NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "destinations_accounts_destinations" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "destination_account_id_created_at" to table: "destinations"
@@ -55,6 +77,12 @@ CREATE UNIQUE INDEX "delivery_account_id_conversion_id_destination_id" ON "deliv
 CREATE INDEX "delivery_account_id_status_created_at" ON "deliveries" ("account_id", "status", "created_at");
 -- create index "delivery_destination_id" to table: "deliveries"
 CREATE INDEX "delivery_destination_id" ON "deliveries" ("destination_id");
+-- create "invitations" table
+CREATE TABLE "invitations" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "email" character varying NOT NULL, "role" character varying NOT NULL, "token_hash" character varying NOT NULL, "invited_by" character varying NULL, "expires_at" timestamptz NOT NULL, "accepted_at" timestamptz NULL, "accepted_by" character varying NULL, "revoked_at" timestamptz NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "invitations_accounts_invitations" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
+-- create index "invitation_account_id_created_at" to table: "invitations"
+CREATE INDEX "invitation_account_id_created_at" ON "invitations" ("account_id", "created_at");
+-- create index "invitations_token_hash_key" to table: "invitations"
+CREATE UNIQUE INDEX "invitations_token_hash_key" ON "invitations" ("token_hash");
 -- create "users" table
 CREATE TABLE "users" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "email" character varying NOT NULL, "password_hash" character varying NOT NULL, PRIMARY KEY ("id"));
 -- create index "users_email_key" to table: "users"
@@ -89,6 +117,12 @@ DROP TABLE "memberships";
 DROP INDEX "users_email_key";
 -- reverse: create "users" table
 DROP TABLE "users";
+-- reverse: create index "invitations_token_hash_key" to table: "invitations"
+DROP INDEX "invitations_token_hash_key";
+-- reverse: create index "invitation_account_id_created_at" to table: "invitations"
+DROP INDEX "invitation_account_id_created_at";
+-- reverse: create "invitations" table
+DROP TABLE "invitations";
 -- reverse: create index "delivery_destination_id" to table: "deliveries"
 DROP INDEX "delivery_destination_id";
 -- reverse: create index "delivery_account_id_status_created_at" to table: "deliveries"
@@ -101,6 +135,8 @@ DROP TABLE "deliveries";
 DROP INDEX "destination_account_id_created_at";
 -- reverse: create "destinations" table
 DROP TABLE "destinations";
+-- reverse: create index "conversion_account_id_updated_at" to table: "conversions"
+DROP INDEX "conversion_account_id_updated_at";
 -- reverse: create index "conversion_account_id_transaction_id" to table: "conversions"
 DROP INDEX "conversion_account_id_transaction_id";
 -- reverse: create index "conversion_account_id_status_received_at" to table: "conversions"
@@ -135,12 +171,32 @@ DROP INDEX "property_account_id_created_at";
 DROP INDEX "properties_key_key";
 -- reverse: create "properties" table
 DROP TABLE "properties";
+-- reverse: create index "auditlog_account_id_created_at" to table: "audit_logs"
+DROP INDEX "auditlog_account_id_created_at";
+-- reverse: create "audit_logs" table
+DROP TABLE "audit_logs";
 -- reverse: create index "apikey_account_id_created_at" to table: "api_keys"
 DROP INDEX "apikey_account_id_created_at";
 -- reverse: create index "api_keys_key_hash_key" to table: "api_keys"
 DROP INDEX "api_keys_key_hash_key";
 -- reverse: create "api_keys" table
 DROP TABLE "api_keys";
+-- reverse: create index "exchange_rates_currency_key" to table: "exchange_rates"
+DROP INDEX "exchange_rates_currency_key";
+-- reverse: create "exchange_rates" table
+DROP TABLE "exchange_rates";
+-- reverse: create index "rollup_states_name_key" to table: "rollup_states"
+DROP INDEX "rollup_states_name_key";
+-- reverse: create "rollup_states" table
+DROP TABLE "rollup_states";
+-- reverse: create index "conversionrollup_account_id_hour" to table: "conversion_rollups"
+DROP INDEX "conversionrollup_account_id_hour";
+-- reverse: create "conversion_rollups" table
+DROP TABLE "conversion_rollups";
+-- reverse: create index "clickrollup_account_id_hour" to table: "click_rollups"
+DROP INDEX "clickrollup_account_id_hour";
+-- reverse: create "click_rollups" table
+DROP TABLE "click_rollups";
 -- reverse: create index "accounts_key_key" to table: "accounts"
 DROP INDEX "accounts_key_key";
 -- reverse: create "accounts" table

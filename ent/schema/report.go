@@ -1,0 +1,165 @@
+package schema
+
+import (
+	"context"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/clickback/clickback/ent/schema/pulid"
+	"github.com/clickback/clickback/viewer"
+)
+
+// The report rollups are hourly aggregates of the immutable part of the
+// data, kept by the report rollup job (jobs/rollup.go) so that reports over
+// millions of visits read thousands of rows. They are read by raw SQL in the
+// report package, which adds the account filter itself; through ent only
+// the system may touch them.
+
+// systemOnlyPolicy lets only the system read or write a schema.
+func systemOnlyPolicy() ent.Policy {
+	rule := privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+		if v, ok := viewer.FromContext(ctx); ok && v.IsSystem() {
+			return privacy.Allow
+		}
+		return privacy.Denyf("system only")
+	})
+	return privacy.Policy{Query: privacy.QueryPolicy{rule}, Mutation: privacy.MutationPolicy{rule}}
+}
+
+// ClickRollup counts the visits (clicks) and outbound clicks of one UTC hour
+// of an account, per property, UTM source, medium and campaign, and landing
+// page (without its query string).
+type ClickRollup struct{ ent.Schema }
+
+// Mixin of the ClickRollup.
+func (ClickRollup) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("rlc")} }
+
+// Fields of the ClickRollup.
+func (ClickRollup) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("account_id").Immutable(),
+		field.Int64("hour").Comment("Unix seconds of the start of the UTC hour.").Immutable(),
+		field.String("property_id").Immutable(),
+		field.String("utm_source").Default("").Immutable(),
+		field.String("utm_medium").Default("").Immutable(),
+		field.String("utm_campaign").Default("").Immutable(),
+		field.String("landing_page").Default("").Immutable(),
+		field.Int64("clicks").Default(0).Immutable(),
+		field.Int64("outbound_clicks").Default(0).Immutable(),
+	}
+}
+
+// Indexes of the ClickRollup.
+func (ClickRollup) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("account_id", "hour")}
+}
+
+// Annotations of the ClickRollup.
+func (ClickRollup) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the ClickRollup.
+func (ClickRollup) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// ConversionRollup counts the conversions of one UTC hour of an account (by
+// received time), per integration, event name and original currency, with
+// what is fixed when a conversion is received: its kind and amount. Test
+// conversions, duplicates and invalid ones are not counted.
+type ConversionRollup struct{ ent.Schema }
+
+// Mixin of the ConversionRollup.
+func (ConversionRollup) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("rlv")} }
+
+// Fields of the ConversionRollup.
+func (ConversionRollup) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("account_id").Immutable(),
+		field.Int64("hour").Comment("Unix seconds of the start of the UTC hour.").Immutable(),
+		field.String("integration_id").Immutable(),
+		field.String("event_name").Default("").Immutable(),
+		field.String("currency").Default("").Immutable(),
+		field.Int64("conversions").Default(0).Immutable(),
+		field.Int64("leads").Default(0).Immutable(),
+		field.Int64("purchases").Default(0).Immutable(),
+		field.Int64("amount_micros").Default(0).Immutable(),
+	}
+}
+
+// Indexes of the ConversionRollup.
+func (ConversionRollup) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("account_id", "hour")}
+}
+
+// Annotations of the ConversionRollup.
+func (ConversionRollup) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the ConversionRollup.
+func (ConversionRollup) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// RollupState is how far the rollups go: every hour before sealed_through
+// is rolled up, for every account; reports read later hours raw.
+type RollupState struct{ ent.Schema }
+
+// Mixin of the RollupState.
+func (RollupState) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWithPrefix("rls")} }
+
+// Fields of the RollupState.
+func (RollupState) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").Unique().NotEmpty(),
+		field.Int64("sealed_through").Comment("Unix seconds; 0 before the first run.").Default(0),
+	}
+}
+
+// Annotations of the RollupState.
+func (RollupState) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the RollupState.
+func (RollupState) Policy() ent.Policy { return systemOnlyPolicy() }
+
+// ExchangeRate is the operator's rate of one currency: how many units of it
+// one US dollar buys. Reports convert revenue into the account's currency
+// with these rates; conversions keep their original amount and currency.
+type ExchangeRate struct{ ent.Schema }
+
+// Mixin of the ExchangeRate.
+func (ExchangeRate) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("fxr"), TimeMixin{}}
+}
+
+// Fields of the ExchangeRate.
+func (ExchangeRate) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("currency").Unique().MinLen(3).MaxLen(3),
+		field.Float("per_usd").Positive(),
+	}
+}
+
+// Annotations of the ExchangeRate.
+func (ExchangeRate) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)}
+}
+
+// Policy of the ExchangeRate: anyone signed in reads the rates; only the
+// system writes them (the operator's mutation and the rates file).
+func (ExchangeRate) Policy() ent.Policy {
+	return privacy.Policy{
+		Query: privacy.QueryPolicy{denyWithoutViewer()},
+		Mutation: privacy.MutationPolicy{privacy.ContextQueryMutationRule(func(ctx context.Context) error {
+			if v, _ := viewer.FromContext(ctx); v.IsSystem() {
+				return privacy.Allow
+			}
+			return privacy.Denyf("exchange rates are set by the operator")
+		})},
+	}
+}
