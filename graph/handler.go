@@ -20,6 +20,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/graph/generated"
 	"github.com/clickback/clickback/viewer"
@@ -27,6 +28,9 @@ import (
 
 // Config is what the GraphQL handler needs.
 type Config struct {
+	// Collector is the postback endpoint, for sendTestPostback and for
+	// dropping its cached lookups when an integration changes.
+	Collector     *collect.Collector
 	Client        *ent.Client
 	River         *river.Client[*sql.Tx]
 	Auth          *auth.Service
@@ -52,6 +56,7 @@ var publicFields = map[string]bool{
 func NewHandler(cfg Config) http.Handler {
 	es := generated.NewExecutableSchema(generated.Config{Resolvers: &Resolver{
 		Auth:      cfg.Auth,
+		Collector: cfg.Collector,
 		River:     cfg.River,
 		PublicURL: cfg.PublicURL,
 	}})
@@ -80,7 +85,10 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
-	srv.Use(entgql.Transactioner{TxOpener: cfg.Client})
+	// sendTestPostback writes through the postback committer, in its own
+	// transaction: one held open around it would, on SQLite's single
+	// connection, wait on the committer forever.
+	srv.Use(entgql.Transactioner{TxOpener: cfg.Client, SkipTxFunc: entgql.SkipIfHasFields("sendTestPostback")})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if _, ok := viewer.FromContext(ctx); ok || onlyPublic(ctx) {
 			return next(ctx)

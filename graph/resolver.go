@@ -6,6 +6,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/collect"
 )
 
 // Resolver holds what the resolvers hand off to. The ent client is not
@@ -14,6 +15,9 @@ import (
 type Resolver struct {
 	Auth  *auth.Service
 	River *river.Client[*sql.Tx]
+	// Collector is the postback endpoint (sendTestPostback, cache
+	// invalidation on integration changes).
+	Collector *collect.Collector
 	// PublicURL is the base of generated URLs, without a trailing slash.
 	PublicURL string
 }

@@ -38,6 +38,9 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: d.DB}); err != nil {
 		return nil, fmt.Errorf("register retention worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &MatchWorker{DB: d.DB, Config: d.Config}); err != nil {
+		return nil, fmt.Errorf("register match worker: %w", err)
+	}
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		Workers:              workers,

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/graph"
@@ -38,6 +39,9 @@ type Deps struct {
 	// and closes it after the HTTP server has stopped; when nil, New makes one that is
 	// never closed, which is fine for tools that do not stop cleanly anyway.
 	Visits *visit.Recorder
+	// Collect tunes the postback endpoint (rate limits, batching); the
+	// zero value is the production default.
+	Collect collect.Options
 }
 
 // New returns the handler of every route.
@@ -56,7 +60,11 @@ func New(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	collector := collect.New(collect.Deps{DB: d.DB, River: d.River, Logger: d.Logger, Options: d.Collect})
+	mux.Handle("GET /{accountKey}/collect/{integrationSlug}", collector)
+	mux.Handle("POST /{accountKey}/collect/{integrationSlug}", collector)
 	gql := graph.NewHandler(graph.Config{
+		Collector:     collector,
 		Client:        d.DB.Ent,
 		River:         d.River,
 		Auth:          d.Auth,

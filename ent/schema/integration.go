@@ -101,6 +101,8 @@ func (Integration) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
 		entgql.QueryField(),
-		entgql.Mutations(entgql.MutationCreate(), entgql.MutationUpdate()),
+		// The create and update inputs are hand-written in
+		// graph/integration.graphqls: they carry the JSON mappings, the IP
+		// allowlist and the slug, which the generated inputs cannot.
 	}
 }

@@ -1,0 +1,290 @@
+package collect
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/riverqueue/river"
+
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/schema/pulid"
+	"github.com/clickback/clickback/jobs"
+	"github.com/clickback/clickback/postback"
+)
+
+// item is one conversion on its way into the database, with what the
+// committer reports back to the request that submitted it.
+type item struct {
+	id            string
+	accountID     string
+	integrationID string
+	status        conversion.Status
+	kind          conversion.Kind
+	eventName     string
+	amountMicros  int64
+	currency      string
+	clickID       string
+	transactionID string
+	// dedupKey is set on RECEIVED conversions with a transaction id: the
+	// unique index on (account_id, integration_id, dedup_key) lets exactly
+	// one of them claim it. "" is NULL, which never conflicts.
+	dedupKey      string
+	networkStatus string
+	externalID    string
+	emailSHA256   string
+	attributes    []byte
+	rawRequest    string
+	reason        string
+	sourceIP      string
+	test          bool
+	receivedAt    time.Time
+
+	// duplicate is set by the write when the dedup key was taken: the
+	// conversion was stored as DUPLICATE, under a new id.
+	duplicate bool
+}
+
+// Column limits of the conversions table (ent/schema/conversion.go): the
+// write bypasses ent's validators, so values are cut to them here.
+const (
+	maxEventName     = 128
+	maxIDLen         = 256
+	maxNetworkStatus = 32
+	maxReason        = 1024
+	maxSourceIP      = 64
+)
+
+// newItem turns a parsed postback into the conversion to store.
+func newItem(t *target, pb postback.Postback, raw, sourceIP string, test bool, now time.Time) *item {
+	it := &item{
+		id:            pulid.New("cnv"),
+		accountID:     t.accountID,
+		integrationID: t.integration.ID,
+		status:        conversion.Status(pb.Outcome),
+		kind:          conversion.KindLEAD,
+		eventName:     cut(pb.EventName, maxEventName),
+		amountMicros:  pb.AmountMicros,
+		currency:      pb.Currency,
+		clickID:       cut(pb.ClickID, maxIDLen),
+		transactionID: cut(pb.TransactionID, maxIDLen),
+		externalID:    cut(pb.Attributes.ExternalID, maxIDLen),
+		rawRequest:    raw,
+		reason:        cut(pb.Reason, maxReason),
+		sourceIP:      cut(sourceIP, maxSourceIP),
+		test:          test,
+		receivedAt:    now,
+	}
+	if pb.Kind == postback.KindPurchase {
+		it.kind = conversion.KindPURCHASE
+	}
+	if it.eventName == "" {
+		it.eventName = postback.EventLead
+	}
+	if len(it.currency) != 3 {
+		it.currency = t.config.DefaultCurrency
+	}
+	if pb.Status != "" {
+		it.networkStatus = string(pb.Status)
+	} else {
+		it.networkStatus = cut(pb.RawStatus, maxNetworkStatus)
+	}
+	if e := strings.ToLower(strings.TrimSpace(pb.Attributes.Email)); e != "" {
+		sum := sha256.Sum256([]byte(e))
+		it.emailSHA256 = hex.EncodeToString(sum[:])
+	}
+	it.attributes = attributesJSON(pb.Attributes)
+	if it.status == conversion.StatusRECEIVED && it.transactionID != "" {
+		it.dedupKey = dedupKey(pb)
+	}
+	return it
+}
+
+// dedupKey is the transaction id, and the event when the postback names
+// one: a network that reports a Signup and later a Sale under one
+// transaction id sends two conversions, a retry of either is a duplicate.
+// A postback without an event counts as a repeat of any other without one,
+// whatever its amount: networks resend with corrected payouts.
+func dedupKey(pb postback.Postback) string {
+	defaultName := pb.EventName == postback.EventLead && pb.Kind == postback.KindLead ||
+		pb.EventName == postback.EventPurchase && pb.Kind == postback.KindPurchase
+	if defaultName {
+		return pb.TransactionID
+	}
+	return pb.TransactionID + "|" + strings.ToLower(pb.EventName)
+}
+
+// invalidItem is a conversion for a request whose parameters could not be
+// read at all.
+func invalidItem(t *target, reason, raw, sourceIP string, now time.Time) *item {
+	return &item{
+		id:            pulid.New("cnv"),
+		accountID:     t.accountID,
+		integrationID: t.integration.ID,
+		status:        conversion.StatusINVALID,
+		kind:          conversion.KindLEAD,
+		eventName:     postback.EventLead,
+		currency:      t.config.DefaultCurrency,
+		rawRequest:    raw,
+		reason:        cut(reason, maxReason),
+		sourceIP:      cut(sourceIP, maxSourceIP),
+		receivedAt:    now,
+	}
+}
+
+func attributesJSON(a postback.Attributes) []byte {
+	m := make(map[string]string, 4)
+	for k, v := range map[string]string{
+		"country": a.Country, "state": a.State, "city": a.City, "zipcode": a.Zipcode,
+		"email": a.Email, "phone": a.Phone, "first_name": a.FirstName, "last_name": a.LastName,
+		"external_id": a.ExternalID, "ip": a.IP, "user_agent": a.UserAgent,
+		"date_of_birth": a.DateOfBirth, "gender": a.Gender,
+	} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+var columns = []string{
+	conversion.FieldID, conversion.FieldAccountID, conversion.FieldIntegrationID,
+	conversion.FieldStatus, conversion.FieldKind, conversion.FieldEventName,
+	conversion.FieldAmountMicros, conversion.FieldCurrency, conversion.FieldClickID,
+	conversion.FieldTransactionID, conversion.FieldDedupKey, conversion.FieldNetworkStatus,
+	conversion.FieldExternalID, conversion.FieldEmailSha256, conversion.FieldAttributes,
+	conversion.FieldRawRequest, conversion.FieldReason, conversion.FieldSourceIP,
+	conversion.FieldTest, conversion.FieldReceivedAt, conversion.FieldUpdatedAt,
+}
+
+func (it *item) values() []any {
+	return []any{
+		it.id, it.accountID, it.integrationID,
+		string(it.status), string(it.kind), it.eventName,
+		it.amountMicros, it.currency, nullable(it.clickID),
+		nullable(it.transactionID), nullable(it.dedupKey), nullable(it.networkStatus),
+		nullable(it.externalID), nullable(it.emailSHA256), nullableBytes(it.attributes),
+		nullable(it.rawRequest), nullable(it.reason), nullable(it.sourceIP),
+		it.test, it.receivedAt, it.receivedAt,
+	}
+}
+
+// writer stores batches of conversions.
+type writer struct {
+	dialect string
+	river   *river.Client[*sql.Tx]
+}
+
+// write stores items in tx: one INSERT … ON CONFLICT DO NOTHING RETURNING
+// for all of them, which tells which RECEIVED ones claimed their dedup key;
+// the others are stored as DUPLICATE under a new id, in a second INSERT;
+// then one match job per new RECEIVED conversion, in the same transaction.
+//
+// It writes with plain SQL rather than ent's builders: this is the hot
+// path, and every item's account was resolved by the collect endpoint,
+// which is the check ent's privacy rules would make.
+func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
+	inserted, err := w.insert(ctx, tx, items, true)
+	if err != nil {
+		return err
+	}
+	var dups []*item
+	var jobArgs []river.InsertManyParams
+	for _, it := range items {
+		if it.dedupKey != "" && !inserted[it.id] {
+			it.id = pulid.New("cnv")
+			it.duplicate = true
+			it.status = conversion.StatusDUPLICATE
+			it.dedupKey = ""
+			it.reason = cut(fmt.Sprintf("transaction id %q was already received by this integration; a repeat is logged, never forwarded twice", it.transactionID), maxReason)
+			dups = append(dups, it)
+			continue
+		}
+		if it.status == conversion.StatusRECEIVED {
+			jobArgs = append(jobArgs, river.InsertManyParams{Args: jobs.MatchArgs{ConversionID: it.id, AccountID: it.accountID}})
+		}
+	}
+	if len(dups) > 0 {
+		if _, err := w.insert(ctx, tx, dups, false); err != nil {
+			return err
+		}
+	}
+	if len(jobArgs) > 0 {
+		if _, err := w.river.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
+			return fmt.Errorf("insert match jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// insert writes items in one statement and returns the ids it inserted.
+// With onConflict, rows whose dedup key is taken are skipped.
+func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConflict bool) (map[string]bool, error) {
+	b := entsql.Dialect(w.dialect).Insert(conversion.Table).Columns(columns...)
+	for _, it := range items {
+		b.Values(it.values()...)
+	}
+	if onConflict {
+		b.OnConflict(
+			entsql.ConflictColumns(conversion.FieldAccountID, conversion.FieldIntegrationID, conversion.FieldDedupKey),
+			entsql.DoNothing(),
+		)
+	}
+	b.Returning(conversion.FieldID)
+	query, args := b.Query()
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("insert conversions: %w", err)
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, len(items))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read inserted conversions: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert conversions: %w", err)
+	}
+	return inserted, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullableBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// cut shortens s to at most n bytes without splitting a character, and
+// makes it valid UTF-8.
+func cut(s string, n int) string {
+	if len(s) > n {
+		i := n
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

@@ -1,0 +1,179 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/clickback/clickback/config"
+	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/viewer"
+)
+
+// MatchArgs asks for a RECEIVED conversion to be matched with the Click its
+// Click ID names. It is inserted in the transaction that stores the
+// conversion (see the collect package), never on its own.
+type MatchArgs struct {
+	ConversionID string `json:"conversion_id"`
+	AccountID    string `json:"account_id"`
+}
+
+// Kind implements river.JobArgs.
+func (MatchArgs) Kind() string { return "match" }
+
+// Snooze bounds while a conversion waits for its click: the first checks
+// come quickly (the click is usually recorded already, or a second later),
+// later ones further apart, never more than maxMatchSnooze.
+const (
+	minMatchSnooze = time.Second
+	maxMatchSnooze = time.Minute
+)
+
+// MatchWorker settles a RECEIVED conversion: MATCHED when the account has a
+// Click with its Click ID, NO_MATCH once Config.LateClickWait has passed since
+// the conversion was received without one turning up. Until then it snoozes,
+// which River does not count as an attempt.
+//
+// It is idempotent: a conversion that is no longer RECEIVED (a rescued job
+// running twice, a deleted conversion) is left alone, and the status change
+// is a conditional update, so two runs racing cannot both settle it.
+type MatchWorker struct {
+	river.WorkerDefaults[MatchArgs]
+	DB     *database.DB
+	Config config.Config
+	// now is the clock; nil means time.Now.
+	now func() time.Time
+}
+
+// Work implements river.Worker.
+func (w *MatchWorker) Work(ctx context.Context, job *river.Job[MatchArgs]) error {
+	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
+	now := time.Now()
+	if w.now != nil {
+		now = w.now()
+	}
+	conv, err := w.DB.Ent.Conversion.Get(ctx, job.Args.ConversionID)
+	if ent.IsNotFound(err) {
+		return nil // deleted with its integration
+	}
+	if err != nil {
+		return fmt.Errorf("load conversion: %w", err)
+	}
+	if conv.Status != conversion.StatusRECEIVED {
+		return nil // settled by an earlier run
+	}
+	if conv.ClickID == "" {
+		return w.settleNoMatch(ctx, conv, "the postback has no Click ID", now)
+	}
+	clk, err := w.DB.Ent.Click.Query().
+		Where(click.AccountID(job.Args.AccountID), click.ClickID(conv.ClickID)).
+		Only(ctx)
+	switch {
+	case err == nil:
+		return w.match(ctx, conv, clk, now)
+	case !ent.IsNotFound(err):
+		return fmt.Errorf("look up click: %w", err)
+	}
+	waited := now.Sub(conv.ReceivedAt)
+	if remaining := w.Config.LateClickWait - waited; remaining > 0 {
+		return river.JobSnooze(min(remaining, max(minMatchSnooze, min(waited/2, maxMatchSnooze))))
+	}
+	return w.settleNoMatch(ctx, conv, fmt.Sprintf(
+		"no visit with Click ID %q was recorded within %s of the postback: check that the tracking tag is on the landing page and that the offer link passes --CLICK-ID-- in the network's sub-id parameter",
+		short(conv.ClickID), w.Config.LateClickWait), now)
+}
+
+// match runs onMatch in one transaction.
+func (w *MatchWorker) match(ctx context.Context, conv *ent.Conversion, clk *ent.Click, now time.Time) error {
+	tx, err := w.DB.Ent.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin match: %w", err)
+	}
+	if err := onMatch(ctx, tx, conv, clk, now); err != nil {
+		_ = tx.Rollback()
+		if errors.Is(err, errSettled) {
+			return nil
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit match: %w", err)
+	}
+	return nil
+}
+
+// errSettled means another run settled the conversion first.
+var errSettled = errors.New("conversion already settled")
+
+// onMatch records, in tx, everything that follows from conv matching clk:
+// the conversion becomes MATCHED with the visit and a snapshot of its
+// attribution. The work that follows a match — a delivery and a forward job
+// per enabled destination — belongs here too, in the same transaction, so
+// that a match is never recorded without it. It returns errSettled when
+// conv is no longer RECEIVED.
+func onMatch(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Click, now time.Time) error {
+	n, err := tx.Conversion.Update().
+		Where(conversion.ID(conv.ID), conversion.StatusEQ(conversion.StatusRECEIVED)).
+		SetStatus(conversion.StatusMATCHED).
+		SetVisitID(clk.ID).
+		SetMatchedAt(now).
+		SetAttribution(Attribution(clk)).
+		ClearReason().
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("mark conversion matched: %w", err)
+	}
+	if n == 0 {
+		return errSettled
+	}
+	return nil
+}
+
+// settleNoMatch marks conv NO_MATCH with reason, unless it was settled
+// meanwhile.
+func (w *MatchWorker) settleNoMatch(ctx context.Context, conv *ent.Conversion, reason string, now time.Time) error {
+	_, err := w.DB.Ent.Conversion.Update().
+		Where(conversion.ID(conv.ID), conversion.StatusEQ(conversion.StatusRECEIVED)).
+		SetStatus(conversion.StatusNO_MATCH).
+		SetReason(reason).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("mark conversion unmatched: %w", err)
+	}
+	return nil
+}
+
+// Attribution is the snapshot of a click kept with the conversions it
+// matched: what the ad platforms and reports need even after the click
+// itself is deleted by retention. Empty values are left out.
+func Attribution(c *ent.Click) map[string]string {
+	a := map[string]string{"clicked_at": c.CreatedAt.UTC().Format(time.RFC3339Nano)}
+	for k, v := range map[string]string{
+		"landing_page": c.LandingPage, "referrer": c.Referrer,
+		"utm_source": c.UtmSource, "utm_medium": c.UtmMedium, "utm_campaign": c.UtmCampaign,
+		"utm_term": c.UtmTerm, "utm_content": c.UtmContent,
+		"gclid": c.Gclid, "gbraid": c.Gbraid, "wbraid": c.Wbraid, "fbclid": c.Fbclid,
+		"ttclid": c.Ttclid, "msclkid": c.Msclkid, "li_fat_id": c.LiFatID, "twclid": c.Twclid,
+		"epik": c.Epik, "sccid": c.Sccid, "fbp": c.Fbp, "fbc": c.Fbc, "ttp": c.Ttp,
+	} {
+		if v != "" {
+			a[k] = v
+		}
+	}
+	return a
+}
+
+func short(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
