@@ -132,7 +132,7 @@ setTimeout(function () {
 
 type browserClick struct {
 	ClickID, LandingPage, UtmSource, UtmMedium, UtmCampaign string
-	Gclid, Fbclid, Fbc, Fbp, UserAgent, Language, Screen     string
+	Gclid, Fbclid, Fbc, Fbp, UserAgent, Language, Screen    string
 	ExternalID, EmailSha256                                 string
 	Bot                                                     bool
 }
@@ -166,7 +166,9 @@ func TestTagInBrowser(t *testing.T) {
 		setRules := s.GraphQL(t, a.Token, `mutation($id: ID!) { setAutoTagRules(propertyID: $id, rules: [{domain: "*.RuleNet.example", param: "aff_sub"}]) { autoTagRules { domain param } } }`,
 			map[string]any{"id": prop.CreateProperty.ID})
 		var rules struct {
-			SetAutoTagRules struct{ AutoTagRules []struct{ Domain, Param string } }
+			SetAutoTagRules struct {
+				AutoTagRules []struct{ Domain, Param string }
+			}
 		}
 		setRules.Decode(t, &rules)
 		require.Equal(t, "rulenet.example", rules.SetAutoTagRules.AutoTagRules[0].Domain)

@@ -126,7 +126,9 @@ func TestTagIngest(t *testing.T) {
 			}
 			TrackEvents struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ Name, Currency string } }
+				Edges      []struct {
+					Node struct{ Name, Currency string }
+				}
 			}
 		}
 		s.GraphQL(t, a.Token, `{ clicks(where: {utmSource: "news", clickID: "cb_ingest1"}) { totalCount edges { node { clickID utmSource gclid fbc ip userAgent landingPage bot } } }
