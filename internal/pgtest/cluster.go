@@ -248,17 +248,24 @@ func (c *cluster) ensure(ctx context.Context) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
+	pid := c.postmasterPID()
 	if isNew || !c.initialized() {
+		if pid != 0 {
+			if err := c.stopPostmaster(pid); err != nil {
+				return nil, err
+			}
+			pid = 0
+		}
 		if err := c.initdb(ctx, password); err != nil {
 			return nil, err
 		}
 	}
 
 	port := c.recordedPort()
-	if pid := c.postmasterPID(); pid != 0 {
+	if pid != 0 {
 		if port != 0 && c.recordedSettings() == c.settingsKey() {
 			u := c.url(port, password)
-			if err := waitReady(ctx, u, startTimeout, nil); err == nil {
+			if err := waitReady(ctx, u, startTimeout, func() bool { return c.isPostmaster(pid) }); err == nil {
 				return u, nil
 			}
 		}
@@ -348,7 +355,15 @@ func (c *cluster) spawn(ctx context.Context, u *url.URL, port int) error {
 		close(exited)
 	}()
 
-	if err := waitReady(ctx, u, startTimeout, exited); err != nil {
+	alive := func() bool {
+		select {
+		case <-exited:
+			return false
+		default:
+			return true
+		}
+	}
+	if err := waitReady(ctx, u, startTimeout, alive); err != nil {
 		_ = c.stopPostmaster(cmd.Process.Pid)
 		return fmt.Errorf("postgres did not start: %w; the end of %s:\n%s", err, logPath, tail(logPath, 20))
 	}
@@ -610,9 +625,9 @@ func (c *cluster) stop() error {
 }
 
 // waitReady waits until the server at u answers a query, for at most timeout,
-// or until exited is closed. A server with all its connections taken is up,
-// and counts as ready.
-func waitReady(ctx context.Context, u *url.URL, timeout time.Duration, exited <-chan struct{}) error {
+// or until it is no longer alive. A server with all its connections taken is
+// up, and counts as ready.
+func waitReady(ctx context.Context, u *url.URL, timeout time.Duration, alive func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ticker := time.NewTicker(pollInterval)
@@ -622,9 +637,10 @@ func waitReady(ctx context.Context, u *url.URL, timeout time.Duration, exited <-
 		if err == nil {
 			return nil
 		}
+		if !alive() {
+			return fmt.Errorf("postgres exited: %w", err)
+		}
 		select {
-		case <-exited:
-			return errors.New("postgres exited")
 		case <-ctx.Done():
 			return fmt.Errorf("no answer within %s: %w", timeout, err)
 		case <-ticker.C:

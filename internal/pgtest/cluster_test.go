@@ -109,6 +109,14 @@ func TestCluster(t *testing.T) {
 	require.NotEqual(t, newPID, pid)
 	require.Equal(t, []string{"8MB"}, query(t, u, "postgres", "SHOW work_mem"))
 
+	// So is one whose password was lost, made anew.
+	require.NoError(t, os.Remove(c.path("password")))
+	renewed, renewedPID := ensure(t, c)
+	require.NotEqual(t, pid, renewedPID)
+	require.NotEqual(t, u.User.String(), renewed.User.String())
+	u = renewed
+	require.Equal(t, []string{"8MB"}, query(t, u, "postgres", "SHOW work_mem"))
+
 	// A broken cluster is made anew.
 	require.NoError(t, c.stop())
 	require.NoError(t, os.Remove(filepath.Join(c.path("data"), "global", "pg_control")))
