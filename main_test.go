@@ -153,4 +153,3 @@ func TestProcess(t *testing.T) {
 		require.Contains(t, p.logs.String(), "DATABASE_URL must start with postgres://")
 	})
 }
-
