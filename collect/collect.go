@@ -170,6 +170,7 @@ const (
 	maxRawQuery     = 4 << 10
 	maxRawBody      = 8 << 10
 	maxRawUserAgent = 512
+	maxRawStored    = 16 << 10
 )
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -347,11 +348,24 @@ func (c *Collector) rawRequest(r *http.Request, t *target, contentType string, b
 		}
 		rr.Body = redact(s, t.integration)
 	}
-	out, err := json.Marshal(rr)
-	if err != nil {
-		return `{"error":"the request could not be recorded"}`
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	for {
+		out.Reset()
+		if err := enc.Encode(rr); err != nil {
+			return `{"error":"the request could not be recorded"}`
+		}
+		// Escaping can make binary garbage six times longer: cut further
+		// until the stored text is within bounds.
+		if out.Len() <= maxRawStored || len(rr.Body)+len(rr.Query) == 0 {
+			break
+		}
+		rr.Truncated = true
+		rr.Body = cut(rr.Body, len(rr.Body)/2)
+		rr.Query = cut(rr.Query, len(rr.Query)/2)
 	}
-	return string(out)
+	return strings.TrimSuffix(out.String(), "\n")
 }
 
 // redact replaces the integration's secrets wherever they appear in s.
