@@ -1,0 +1,514 @@
+package report
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+)
+
+// DB is what reports read: the shared *sql.DB and its dialect
+// (dialect.SQLite or dialect.Postgres).
+type DB struct {
+	SQL     *sql.DB
+	Dialect string
+}
+
+// Raw buckets are 15 minutes, the finest offset of any time zone, so that
+// DAY and HOUR are exact in every zone; rollup buckets are hours, so the
+// rollups serve only zones whose offset is a whole number of hours over the
+// range (every other zone reads raw rows).
+const (
+	rawBucket    = 15 * 60
+	rollupBucket = 3600
+)
+
+// span is a half-open time range read from the raw tables.
+type span struct{ from, to time.Time }
+
+// queryPlan says, per side, whether the rollups serve the whole hours of
+// [rollFrom, rollTo) (unix seconds) and which spans are read raw.
+type queryPlan struct {
+	rollFrom, rollTo int64
+	clickRollup      bool
+	convRollup       bool
+	rest             []span // the raw spans beside the rollup window
+	whole            []span // the whole range, for sides without rollups
+}
+
+func plan(q *Query, sealed int64) queryPlan {
+	p := queryPlan{whole: []span{{q.From, q.To}}}
+	rs := ceilHour(q.From.Unix())
+	re := min(q.To.Unix()/3600*3600, sealed)
+	if rs >= re || (q.timeGrouped() && !hourAligned(q.Location, rs, re)) {
+		return p
+	}
+	p.rollFrom, p.rollTo = rs, re
+	if from := time.Unix(rs, 0).UTC(); q.From.Before(from) {
+		p.rest = append(p.rest, span{q.From, from})
+	}
+	if to := time.Unix(re, 0).UTC(); to.Before(q.To) {
+		p.rest = append(p.rest, span{to, q.To})
+	}
+	p.clickRollup = true
+	p.convRollup = q.Attribution == ConversionTime &&
+		!q.has(UTMSource) && !q.has(UTMMedium) && !q.has(UTMCampaign) && !q.has(LandingPage) && !q.has(Destination) &&
+		len(q.Filters.PropertyIDs) == 0 && !q.Filters.onUTM()
+	return p
+}
+
+func ceilHour(unix int64) int64 {
+	if unix%3600 == 0 {
+		return unix
+	}
+	return (unix/3600 + 1) * 3600
+}
+
+// hourAligned reports whether every hour of [from, to) starts on a whole
+// local hour of loc.
+func hourAligned(loc *time.Location, from, to int64) bool {
+	for h := from; h < to; h += 3600 {
+		if _, off := time.Unix(h, 0).In(loc).Zone(); off%3600 != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// stmt is one GROUP BY query. Every statement selects the same columns:
+// the bucket (unix seconds, 0 when the report has no time dimension), one
+// string per non-time dimension, then clicks, outbound clicks,
+// conversions, leads, purchases, currency, amount micro-units, deliveries
+// sent and failed.
+type stmt struct {
+	sql  string
+	args []any
+}
+
+// builder writes one statement with the dialect's placeholders.
+type builder struct {
+	dialect string
+	sb      strings.Builder
+	args    []any
+}
+
+func (b *builder) w(parts ...string) {
+	for _, p := range parts {
+		b.sb.WriteString(p)
+	}
+}
+
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return placeholder(b.dialect, len(b.args))
+}
+
+func (b *builder) in(col string, values []string) string {
+	ph := make([]string, len(values))
+	for i, v := range values {
+		ph[i] = b.arg(v)
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// epoch is the unix seconds of a time column. SQLite holds times as the
+// text modernc.org/sqlite writes ("2006-01-02 15:04:05.999999999 -0700
+// MST"), which SQLite's date functions cannot read whole: the offset is
+// applied by hand.
+func (b *builder) epoch(col string) string {
+	if b.dialect == dialect.Postgres {
+		return "extract(epoch from " + col + ")"
+	}
+	sp := "instr(substr(" + col + ", 20), ' ')"
+	return "(unixepoch(substr(" + col + ", 1, 19)) - (CASE substr(" + col + ", " + sp + " + 20, 1) WHEN '-' THEN -1 ELSE 1 END) * " +
+		"(CAST(substr(" + col + ", " + sp + " + 21, 2) AS INTEGER) * 3600 + CAST(substr(" + col + ", " + sp + " + 23, 2) AS INTEGER) * 60))"
+}
+
+// bucket is the start of the size-second bucket of the unix seconds e.
+func (b *builder) bucket(e string, size int) string {
+	s := strconv.Itoa(size)
+	if b.dialect == dialect.Postgres {
+		return "(floor(" + e + " / " + s + ") * " + s + ")::bigint"
+	}
+	return "((" + e + ") / " + s + " * " + s + ")"
+}
+
+// jsonText is a text member of a JSON column, ” when absent.
+func (b *builder) jsonText(col, key string) string {
+	if b.dialect == dialect.Postgres {
+		return "coalesce(" + col + "->>'" + key + "', '')"
+	}
+	return "coalesce(json_extract(" + col + ", '$." + key + "'), '')"
+}
+
+// page is a landing page without its query string and fragment, so that
+// visits of one page with different ad parameters are one row.
+func (b *builder) page(expr string) string {
+	if b.dialect == dialect.Postgres {
+		return "split_part(split_part(coalesce(" + expr + ", ''), '?', 1), '#', 1)"
+	}
+	cut := func(e, sep string) string {
+		return "(CASE WHEN instr(" + e + ", '" + sep + "') > 0 THEN substr(" + e + ", 1, instr(" + e + ", '" + sep + "') - 1) ELSE " + e + " END)"
+	}
+	return cut(cut("coalesce("+expr+", '')", "?"), "#")
+}
+
+// timeIn is the condition that the time column col falls in one of spans.
+func (b *builder) timeIn(col string, spans []span) string {
+	parts := make([]string, len(spans))
+	for i, s := range spans {
+		parts[i] = "(" + col + " >= " + b.arg(s.from) + " AND " + col + " < " + b.arg(s.to) + ")"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// epochIn is timeIn for a time given as unix seconds.
+func (b *builder) epochIn(e string, spans []span) string {
+	parts := make([]string, len(spans))
+	for i, s := range spans {
+		parts[i] = "(" + e + " >= " + b.arg(s.from.Unix()) + " AND " + e + " < " + b.arg(s.to.Unix()) + ")"
+	}
+	return "(" + strings.Join(parts, " OR ") + ")"
+}
+
+// columns are the expressions a side selects for each output column.
+type columns struct {
+	bucket  string               // "" when the report has no time dimension
+	dims    map[Dimension]string // absent: ''
+	metrics [9]string
+}
+
+func (b *builder) selectList(q *Query, c columns) {
+	b.w("SELECT ")
+	if c.bucket == "" {
+		b.w("0")
+	} else {
+		b.w(c.bucket)
+	}
+	for _, d := range q.GroupBy {
+		if d.isTime() {
+			continue
+		}
+		e, ok := c.dims[d]
+		if !ok {
+			e = "''"
+		}
+		b.w(", ", e)
+	}
+	for i, m := range c.metrics {
+		if i != 5 { // every metric but the currency is an integer on both databases
+			m = "CAST(" + m + " AS BIGINT)"
+		}
+		b.w(", ", m)
+	}
+}
+
+// groupBy groups by the bucket, the dimensions and, when currency is set,
+// the currency column (ordinal positions: both dialects take them).
+func (b *builder) groupBy(q *Query, currency bool) {
+	n := 1
+	for _, d := range q.GroupBy {
+		if !d.isTime() {
+			n++
+		}
+	}
+	cols := make([]string, 0, n+1)
+	for i := 1; i <= n; i++ {
+		cols = append(cols, strconv.Itoa(i))
+	}
+	if currency {
+		cols = append(cols, strconv.Itoa(n+6)) // the currency column
+	}
+	b.w(" GROUP BY ", strings.Join(cols, ", "))
+}
+
+func (b *builder) done() stmt { return stmt{sql: b.sb.String(), args: b.args} }
+
+const (
+	countLeads     = "sum(CASE WHEN v.kind = 'LEAD' THEN 1 ELSE 0 END)"
+	countPurchases = "sum(CASE WHEN v.kind = 'PURCHASE' THEN 1 ELSE 0 END)"
+	countSent      = "sum(CASE WHEN d.status = 'SENT' THEN 1 ELSE 0 END)"
+	countFailed    = "sum(CASE WHEN d.status = 'FAILED' THEN 1 ELSE 0 END)"
+	// countedConversion excludes what is not a conversion of the account's
+	// traffic: tests, repeats and unusable postbacks. These are fixed when
+	// a conversion is received, which is what lets the rollups count them.
+	countedConversion = "v.test = false AND v.status NOT IN ('DUPLICATE', 'INVALID')"
+)
+
+func (p queryPlan) statements(q *Query, d string) []stmt {
+	var out []stmt
+	if q.Need.Clicks {
+		clickSpans := p.whole
+		if p.clickRollup {
+			out = append(out, clickRollupStmt(q, d, p.rollFrom, p.rollTo))
+			clickSpans = p.rest
+		}
+		if len(clickSpans) > 0 {
+			out = append(out, clickStmt(q, d, clickSpans), outboundStmt(q, d, clickSpans))
+		}
+	}
+	if q.has(Destination) {
+		if q.Need.Conversions || q.Need.Deliveries {
+			out = append(out, deliveryStmt(q, d, p.whole, true))
+		}
+		return out
+	}
+	if q.Need.Conversions {
+		convSpans := p.whole
+		if p.convRollup {
+			out = append(out, conversionRollupStmt(q, d, p.rollFrom, p.rollTo))
+			convSpans = p.rest
+		}
+		if len(convSpans) > 0 {
+			out = append(out, conversionStmt(q, d, convSpans))
+		}
+	}
+	if q.Need.Deliveries {
+		out = append(out, deliveryStmt(q, d, p.whole, false))
+	}
+	return out
+}
+
+func zeroMetrics() [9]string { return [9]string{"0", "0", "0", "0", "0", "''", "0", "0", "0"} }
+
+// clickDims are the dimensions of a visit, from the clicks table c.
+func clickDims(b *builder, c string) map[Dimension]string {
+	return map[Dimension]string{
+		UTMSource:   "coalesce(" + c + ".utm_source, '')",
+		UTMMedium:   "coalesce(" + c + ".utm_medium, '')",
+		UTMCampaign: "coalesce(" + c + ".utm_campaign, '')",
+		LandingPage: b.page(c + ".landing_page"),
+	}
+}
+
+func clickFilters(b *builder, q *Query, c, property string) {
+	f := q.Filters
+	if len(f.PropertyIDs) > 0 {
+		b.w(" AND ", b.in(property, f.PropertyIDs))
+	}
+	for _, x := range []struct {
+		col    string
+		values []string
+	}{{"utm_source", f.UTMSources}, {"utm_medium", f.UTMMediums}, {"utm_campaign", f.UTMCampaigns}} {
+		if len(x.values) > 0 {
+			b.w(" AND ", b.in("coalesce("+c+"."+x.col+", '')", x.values))
+		}
+	}
+}
+
+func clickStmt(q *Query, d string, spans []span) stmt {
+	b := &builder{dialect: d}
+	c := columns{dims: clickDims(b, "c"), metrics: zeroMetrics()}
+	c.metrics[0] = "count(*)"
+	if q.timeGrouped() {
+		c.bucket = b.bucket(b.epoch("c.created_at"), rawBucket)
+	}
+	b.selectList(q, c)
+	b.w(" FROM clicks c WHERE c.account_id = ", b.arg(q.AccountID), " AND c.bot = false AND ", b.timeIn("c.created_at", spans))
+	clickFilters(b, q, "c", "c.property_id")
+	b.groupBy(q, false)
+	return b.done()
+}
+
+func outboundStmt(q *Query, d string, spans []span) stmt {
+	b := &builder{dialect: d}
+	c := columns{dims: clickDims(b, "c"), metrics: zeroMetrics()}
+	c.metrics[1] = "count(*)"
+	if q.timeGrouped() {
+		c.bucket = b.bucket(b.epoch("e.created_at"), rawBucket)
+	}
+	b.selectList(q, c)
+	acc := b.arg(q.AccountID)
+	b.w(" FROM track_events e LEFT JOIN clicks c ON c.account_id = ", acc, " AND c.click_id = e.click_id",
+		" WHERE e.account_id = ", acc, " AND e.name = 'OutboundClick' AND e.bot = false AND ", b.timeIn("e.created_at", spans))
+	clickFilters(b, q, "c", "e.property_id")
+	b.groupBy(q, false)
+	return b.done()
+}
+
+func clickRollupStmt(q *Query, d string, from, to int64) stmt {
+	b := &builder{dialect: d}
+	c := columns{dims: map[Dimension]string{
+		UTMSource: "r.utm_source", UTMMedium: "r.utm_medium", UTMCampaign: "r.utm_campaign", LandingPage: "r.landing_page",
+	}, metrics: zeroMetrics()}
+	c.metrics[0], c.metrics[1] = "sum(r.clicks)", "sum(r.outbound_clicks)"
+	if q.timeGrouped() {
+		c.bucket = "r.hour"
+	}
+	b.selectList(q, c)
+	b.w(" FROM click_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
+	clickFilters(b, q, "r", "r.property_id")
+	b.groupBy(q, false)
+	return b.done()
+}
+
+// conversionTime is the unix seconds that place a conversion v in time.
+func conversionTime(b *builder, q *Query) string {
+	if q.Attribution == ClickTime {
+		if b.dialect == dialect.Postgres {
+			return "extract(epoch from (v.attribution->>'clicked_at')::timestamptz)"
+		}
+		return "unixepoch(json_extract(v.attribution, '$.clicked_at'))"
+	}
+	return b.epoch("v.received_at")
+}
+
+// conversionWhere confines conversions v to the account, the counted
+// statuses, the spans and the filters.
+func conversionWhere(b *builder, q *Query, spans []span) {
+	acc := b.arg(q.AccountID)
+	b.w(" WHERE v.account_id = ", acc, " AND ", countedConversion)
+	if q.Attribution == ClickTime {
+		// A conversion comes after its click, give or take a late click:
+		// the received time bounds the scan, the click time decides.
+		b.w(" AND v.received_at >= ", b.arg(spans[0].from.Add(-24*time.Hour)),
+			" AND v.attribution IS NOT NULL AND ", b.epochIn(conversionTime(b, q), spans))
+	} else {
+		b.w(" AND ", b.timeIn("v.received_at", spans))
+	}
+	f := q.Filters
+	if len(f.IntegrationIDs) > 0 {
+		b.w(" AND ", b.in("v.integration_id", f.IntegrationIDs))
+	}
+	if len(f.EventNames) > 0 {
+		b.w(" AND ", b.in("v.event_name", f.EventNames))
+	}
+	if len(f.PropertyIDs) > 0 {
+		b.w(" AND v.visit_id IN (SELECT p.id FROM clicks p WHERE p.account_id = ", acc, " AND ", b.in("p.property_id", f.PropertyIDs), ")")
+	}
+	for _, x := range []struct {
+		key    string
+		values []string
+	}{{"utm_source", f.UTMSources}, {"utm_medium", f.UTMMediums}, {"utm_campaign", f.UTMCampaigns}} {
+		if len(x.values) > 0 {
+			b.w(" AND ", b.in(b.jsonText("v.attribution", x.key), x.values))
+		}
+	}
+}
+
+func conversionDims(b *builder) map[Dimension]string {
+	return map[Dimension]string{
+		Integration: "v.integration_id",
+		EventName:   "v.event_name",
+		UTMSource:   b.jsonText("v.attribution", "utm_source"),
+		UTMMedium:   b.jsonText("v.attribution", "utm_medium"),
+		UTMCampaign: b.jsonText("v.attribution", "utm_campaign"),
+		LandingPage: b.page(b.jsonText("v.attribution", "landing_page")),
+	}
+}
+
+func conversionStmt(q *Query, d string, spans []span) stmt {
+	b := &builder{dialect: d}
+	c := columns{dims: conversionDims(b), metrics: zeroMetrics()}
+	c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[5], c.metrics[6] = "count(*)", countLeads, countPurchases, "v.currency", "sum(v.amount_micros)"
+	if q.timeGrouped() {
+		c.bucket = b.bucket(conversionTime(b, q), rawBucket)
+	}
+	b.selectList(q, c)
+	b.w(" FROM conversions v")
+	conversionWhere(b, q, spans)
+	b.groupBy(q, true)
+	return b.done()
+}
+
+func conversionRollupStmt(q *Query, d string, from, to int64) stmt {
+	b := &builder{dialect: d}
+	c := columns{dims: map[Dimension]string{Integration: "r.integration_id", EventName: "r.event_name"}, metrics: zeroMetrics()}
+	c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[5], c.metrics[6] = "sum(r.conversions)", "sum(r.leads)", "sum(r.purchases)", "r.currency", "sum(r.amount_micros)"
+	if q.timeGrouped() {
+		c.bucket = "r.hour"
+	}
+	b.selectList(q, c)
+	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
+	if f := q.Filters; len(f.IntegrationIDs) > 0 {
+		b.w(" AND ", b.in("r.integration_id", f.IntegrationIDs))
+	}
+	if f := q.Filters; len(f.EventNames) > 0 {
+		b.w(" AND ", b.in("r.event_name", f.EventNames))
+	}
+	b.groupBy(q, true)
+	return b.done()
+}
+
+// deliveryStmt counts the deliveries of the conversions in the spans,
+// placed in time by their conversion. With withConversions (a report by
+// DESTINATION), it also counts the conversions each destination was sent.
+func deliveryStmt(q *Query, d string, spans []span, withConversions bool) stmt {
+	b := &builder{dialect: d}
+	dims := conversionDims(b)
+	dims[Destination] = "d.destination_id"
+	c := columns{dims: dims, metrics: zeroMetrics()}
+	c.metrics[7], c.metrics[8] = countSent, countFailed
+	if withConversions {
+		c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[5], c.metrics[6] = "count(*)", countLeads, countPurchases, "v.currency", "sum(v.amount_micros)"
+	}
+	if q.timeGrouped() {
+		c.bucket = b.bucket(conversionTime(b, q), rawBucket)
+	}
+	b.selectList(q, c)
+	acc := b.arg(q.AccountID)
+	b.w(" FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id")
+	conversionWhere(b, q, spans)
+	b.w(" AND d.account_id = ", acc)
+	b.groupBy(q, withConversions)
+	return b.done()
+}
+
+// run executes s and adds its rows into rows. The result is read whole and
+// closed before anything else is asked of the database (SQLite has one
+// connection).
+func (s stmt) run(ctx context.Context, db DB, q *Query, rows map[string]*Row) error {
+	rs, err := db.SQL.QueryContext(ctx, s.sql, s.args...)
+	if err != nil {
+		return fmt.Errorf("report query: %w", err)
+	}
+	defer rs.Close()
+	var dims []Dimension
+	for _, d := range q.GroupBy {
+		if !d.isTime() {
+			dims = append(dims, d)
+		}
+	}
+	vals := make([]string, len(dims))
+	var bucket, clicks, outbound, conv, leads, purchases, amount, sent, failed sql.NullInt64
+	var currency sql.NullString
+	dest := []any{&bucket}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	dest = append(dest, &clicks, &outbound, &conv, &leads, &purchases, &currency, &amount, &sent, &failed)
+	for rs.Next() {
+		if err := rs.Scan(dest...); err != nil {
+			return fmt.Errorf("report row: %w", err)
+		}
+		keys := make([]string, len(q.GroupBy))
+		j := 0
+		for i, d := range q.GroupBy {
+			if d.isTime() {
+				keys[i] = timeKey(d, bucket.Int64, q.Location)
+				continue
+			}
+			keys[i] = vals[j]
+			j++
+		}
+		k := rowKey(keys)
+		r := rows[k]
+		if r == nil {
+			r = &Row{Keys: keys}
+			rows[k] = r
+		}
+		r.add(&Row{
+			Clicks: clicks.Int64, OutboundClicks: outbound.Int64, Conversions: conv.Int64,
+			Leads: leads.Int64, Purchases: purchases.Int64, DeliveriesSent: sent.Int64, DeliveriesFailed: failed.Int64,
+		})
+		r.addAmount(currency.String, amount.Int64)
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("report rows: %w", err)
+	}
+	return nil
+}
