@@ -1,0 +1,180 @@
+// Package loadgen generates load against a running clickback and measures
+// it: throughput, latency percentiles, and which requests were
+// acknowledged, so that a test can check every acknowledged one was stored.
+//
+// Modes are added as the product grows; CollectConfig drives the postback
+// endpoint.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CollectConfig describes a run against the collect endpoint.
+type CollectConfig struct {
+	// URL is a postback URL with the macros {click_id} and {transaction_id}
+	// where the generator puts a fresh value for every postback; any other
+	// macro is sent as it is.
+	URL string
+	// Concurrency is how many postbacks are in flight at once.
+	Concurrency int
+	// Duration is how long the run lasts; Requests, when positive, stops
+	// it after that many postbacks instead.
+	Duration time.Duration
+	Requests int64
+	// Keep records the transaction ids of acknowledged postbacks in the
+	// Result (costs memory on long runs).
+	Keep bool
+}
+
+// Result is what a run measured.
+type Result struct {
+	Sent     int64
+	Acked    int64 // answered 2xx
+	Refused  int64 // answered anything else
+	Errors   int64 // no answer (connection errors, timeouts)
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+	Max      time.Duration
+	// Codes counts the answers by status code.
+	Codes map[int]int64
+	// AckedTransactions are the transaction ids of acknowledged postbacks
+	// (with CollectConfig.Keep).
+	AckedTransactions []string
+	// FirstError is the first transport error or unexpected answer, for
+	// the report.
+	FirstError string
+}
+
+// Throughput is acknowledged postbacks per second.
+func (r Result) Throughput() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Acked) / r.Elapsed.Seconds()
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("sent %d, acked %d, refused %d, errors %d in %s: %.0f postbacks/s, p50 %s, p99 %s, max %s",
+		r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
+		r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+}
+
+// Collect runs the postback load described by cfg until its duration or
+// request count is reached, or ctx ends.
+func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
+	if !strings.Contains(cfg.URL, "{click_id}") || !strings.Contains(cfg.URL, "{transaction_id}") {
+		return Result{}, errors.New("the URL needs the macros {click_id} and {transaction_id}")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Duration <= 0 && cfg.Requests <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        cfg.Concurrency * 2,
+			MaxIdleConnsPerHost: cfg.Concurrency * 2,
+			IdleConnTimeout:     time.Minute,
+		},
+	}
+	defer client.CloseIdleConnections()
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var seq atomic.Int64
+	var mu sync.Mutex
+	res := Result{Codes: map[int]int64{}}
+	var all []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			var acked []string
+			codes := map[int]int64{}
+			var sent, ok, refused, errs int64
+			var firstErr string
+			for ctx.Err() == nil {
+				n := seq.Add(1)
+				if cfg.Requests > 0 && n > cfg.Requests {
+					break
+				}
+				id := run + "-" + strconv.FormatInt(n, 36)
+				u := strings.Replace(strings.Replace(cfg.URL, "{click_id}", "c"+id, 1), "{transaction_id}", "t"+id, 1)
+				t0 := time.Now()
+				req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, u, nil)
+				if err != nil {
+					return
+				}
+				resp, err := client.Do(req)
+				d := time.Since(t0)
+				sent++
+				if err != nil {
+					errs++
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					continue
+				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				resp.Body.Close()
+				codes[resp.StatusCode]++
+				lat = append(lat, d)
+				if resp.StatusCode/100 == 2 {
+					ok++
+					if cfg.Keep {
+						acked = append(acked, "t"+id)
+					}
+				} else {
+					refused++
+					if firstErr == "" {
+						firstErr = fmt.Sprintf("%d %s", resp.StatusCode, body)
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Sent += sent
+			res.Acked += ok
+			res.Refused += refused
+			res.Errors += errs
+			for c, k := range codes {
+				res.Codes[c] += k
+			}
+			all = append(all, lat...)
+			res.AckedTransactions = append(res.AckedTransactions, acked...)
+			if res.FirstError == "" {
+				res.FirstError = firstErr
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	if len(all) > 0 {
+		slices.Sort(all)
+		res.P50 = all[len(all)/2]
+		res.P99 = all[min(len(all)-1, len(all)*99/100)]
+		res.Max = all[len(all)-1]
+	}
+	return res, nil
+}
