@@ -36,7 +36,9 @@ import (
 //
 //	CLICKBACK_LOADTEST=10s go test ./server -run TestTagIngestLoad -v
 //
-// The value is how long each database is loaded.
+// The value is how long each database is loaded. CLICKBACK_LOADTEST_CLIENTS
+// (concurrent clients, default 128) and CLICKBACK_LOADTEST_WRITERS, _BATCH and
+// _WINDOW (the recorder's options; default: visit.NewRecorder's) tune it.
 func TestTagIngestLoad(t *testing.T) {
 	dur, err := time.ParseDuration(os.Getenv("CLICKBACK_LOADTEST"))
 	if err != nil {
@@ -67,7 +69,11 @@ func loadTagIngest(t *testing.T, db *database.DB, dur time.Duration) {
 	_, err = db.Ent.Property.Create().SetName("load").SetKey("loadprop").SetAccountID(acc.ID).Save(sys)
 	require.NoError(t, err)
 
-	rec := visit.NewRecorder(db, visit.Options{})
+	var opts visit.Options
+	opts.Writers, _ = strconv.Atoi(os.Getenv("CLICKBACK_LOADTEST_WRITERS"))
+	opts.MaxBatch, _ = strconv.Atoi(os.Getenv("CLICKBACK_LOADTEST_BATCH"))
+	opts.Window, _ = time.ParseDuration(os.Getenv("CLICKBACK_LOADTEST_WINDOW"))
+	rec := visit.NewRecorder(db, opts)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := newTagHandler(db.Ent, rec, "http://load.test", logger, tagLimits{IPRate: 1e9, IPBurst: 1e9, PropertyRate: 1e9, PropertyBurst: 1e9})
 	mux := http.NewServeMux()
@@ -77,6 +83,9 @@ func loadTagIngest(t *testing.T, db *database.DB, dur time.Duration) {
 	defer rec.Close()
 
 	clients := 128
+	if n, err := strconv.Atoi(os.Getenv("CLICKBACK_LOADTEST_CLIENTS")); err == nil && n > 0 {
+		clients = n
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	client := &http.Client{Transport: tr}
 	url := hs.URL + "/t/loadprop"
