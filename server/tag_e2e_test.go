@@ -174,3 +174,51 @@ func TestTagIngestRateLimit(t *testing.T) {
 	require.NotEmpty(t, last.Header.Get("Retry-After"))
 	require.Equal(t, "*", last.Header.Get("Access-Control-Allow-Origin"))
 }
+
+// TestAutoTagRulesAPI: AutoTag rules are validated, normalised, confined to
+// the account and to ADMINs, and reach the property's tag.
+func TestAutoTagRulesAPI(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEach(t, func(t *testing.T, d string) {
+		s := testserver.Start(t, d)
+		a := s.Signup(t, "rules")
+		b := s.Signup(t, "intruder")
+		id, key := createProperty(t, s, a.Token, "shop")
+		set := `mutation($id: ID!, $rules: [AutoTagRuleInput!]!) { setAutoTagRules(propertyID: $id, rules: $rules) { autoTagRules { domain param } } }`
+		rule := func(domain, param string) map[string]any { return map[string]any{"domain": domain, "param": param} }
+
+		var empty struct {
+			Node struct{ AutoTagRules []any }
+		}
+		s.GraphQL(t, a.Token, `query($id: ID!) { node(id: $id) { ... on Property { autoTagRules { domain } } } }`, map[string]any{"id": id}).Decode(t, &empty)
+		require.NotNil(t, empty.Node.AutoTagRules)
+		require.Empty(t, empty.Node.AutoTagRules)
+
+		for _, bad := range []map[string]any{rule("https://n.example", "s"), rule("n.example", "a&b"), rule("", "s"), rule("bücher.example", "s")} {
+			r := s.GraphQL(t, a.Token, set, map[string]any{"id": id, "rules": []any{bad}})
+			require.Equal(t, "BAD_USER_INPUT", r.Code(), "%v", bad)
+			require.Contains(t, r.Errors[0].Message, "AutoTag")
+		}
+		many := make([]any, tag.MaxAutoTagRules+1)
+		for i := range many {
+			many[i] = rule("n"+strings.Repeat("x", i)+".example", "s")
+		}
+		require.Equal(t, "BAD_USER_INPUT", s.GraphQL(t, a.Token, set, map[string]any{"id": id, "rules": many}).Code())
+
+		var out struct {
+			SetAutoTagRules struct{ AutoTagRules []struct{ Domain, Param string } }
+		}
+		s.GraphQL(t, a.Token, set, map[string]any{"id": id, "rules": []any{rule("*.Network.Example", "sub1"), rule("deep.network.example", "aff_sub")}}).Decode(t, &out)
+		require.Equal(t, []struct{ Domain, Param string }{{"deep.network.example", "aff_sub"}, {"network.example", "sub1"}}, out.SetAutoTagRules.AutoTagRules)
+
+		require.Equal(t, "NOT_FOUND", s.GraphQL(t, b.Token, set, map[string]any{"id": id, "rules": []any{}}).Code(), "another account's property")
+		var key2 struct {
+			CreateAPIKey struct{ Key string }
+		}
+		s.GraphQL(t, a.Token, `mutation { createAPIKey(input: {name: "ro", role: VIEWER}) { key } }`, nil).Decode(t, &key2)
+		require.Equal(t, "FORBIDDEN", s.GraphQL(t, key2.CreateAPIKey.Key, set, map[string]any{"id": id, "rules": []any{}}).Code())
+
+		_, body := do(t, "GET", s.URL+"/tag/"+key+".js", "", nil)
+		require.Contains(t, string(body), `"r":[["deep.network.example","aff_sub"],["network.example","sub1"]]`)
+	})
+}
