@@ -206,7 +206,9 @@ func TestAutoTagRulesAPI(t *testing.T) {
 		require.Equal(t, "BAD_USER_INPUT", s.GraphQL(t, a.Token, set, map[string]any{"id": id, "rules": many}).Code())
 
 		var out struct {
-			SetAutoTagRules struct{ AutoTagRules []struct{ Domain, Param string } }
+			SetAutoTagRules struct {
+				AutoTagRules []struct{ Domain, Param string }
+			}
 		}
 		s.GraphQL(t, a.Token, set, map[string]any{"id": id, "rules": []any{rule("*.Network.Example", "sub1"), rule("deep.network.example", "aff_sub")}}).Decode(t, &out)
 		require.Equal(t, []struct{ Domain, Param string }{{"deep.network.example", "aff_sub"}, {"network.example", "sub1"}}, out.SetAutoTagRules.AutoTagRules)
