@@ -1,18 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +16,7 @@ import (
 
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/internal/dbtest"
+	"github.com/clickback/clickback/internal/loadgen"
 	"github.com/clickback/clickback/internal/pgtest"
 	"github.com/clickback/clickback/viewer"
 	"github.com/clickback/clickback/visit"
@@ -56,12 +52,25 @@ func TestTagIngestLoad(t *testing.T) {
 			} else {
 				db = dbtest.Open(t, d)
 			}
-			loadTagIngest(t, db, dur)
+			clients := 128
+			if n, err := strconv.Atoi(os.Getenv("CLICKBACK_LOADTEST_CLIENTS")); err == nil && n > 0 {
+				clients = n
+			}
+			loadTagIngest(t, db, loadgen.TagConfig{Concurrency: clients, Duration: dur})
 		})
 	}
 }
 
-func loadTagIngest(t *testing.T, db *database.DB, dur time.Duration) {
+// TestTagIngestLoadShort runs the load test briefly in every test pass, so
+// that the generator and the accounting stay right.
+func TestTagIngestLoadShort(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEach(t, func(t *testing.T, d string) {
+		loadTagIngest(t, dbtest.Open(t, d), loadgen.TagConfig{Concurrency: 16, Requests: 400})
+	})
+}
+
+func loadTagIngest(t *testing.T, db *database.DB, cfg loadgen.TagConfig) {
 	ctx := context.Background()
 	sys := viewer.SystemContext(ctx, "")
 	acc, err := db.Ent.Account.Create().SetName("load").SetKey("load").Save(sys)
@@ -78,78 +87,22 @@ func loadTagIngest(t *testing.T, db *database.DB, dur time.Duration) {
 	h := newTagHandler(db.Ent, rec, "http://load.test", logger, tagLimits{IPRate: 1e9, IPBurst: 1e9, PropertyRate: 1e9, PropertyBurst: 1e9})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /t/{propertyKey}", h.serveIngest)
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewServer(observe(logger, mux))
 	defer hs.Close()
 	defer rec.Close()
 
-	clients := 128
-	if n, err := strconv.Atoi(os.Getenv("CLICKBACK_LOADTEST_CLIENTS")); err == nil && n > 0 {
-		clients = n
-	}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	client := &http.Client{Transport: tr}
-	url := hs.URL + "/t/loadprop"
-	landing := func(id string) []byte {
-		return fmt.Appendf(nil, `{"v":1,"events":[{"t":"pv","c":"%s","ts":1732500000000,"u":"https://shop.example/landing?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=EAIaIQobChMI%s","r":"https://www.google.com/","ti":"Spring sale","utm_source":"google","utm_medium":"cpc","utm_campaign":"spring","gclid":"EAIaIQobChMI%s","fbp":"fb.1.1732500000000.1234567890","sc":"1280x800","lg":"en-GB"}]}`, id, id, id)
-	}
-	second := func(id string) []byte {
-		return fmt.Appendf(nil, `{"v":1,"events":[{"t":"pv","c":"%s","ts":1732500001000,"u":"https://shop.example/offer","r":"https://shop.example/landing","ti":"Offer"},{"t":"tr","c":"%s","ts":1732500001100,"u":"https://shop.example/offer","n":"ViewContent","val":"12.50","cur":"EUR","p":{"plan":"pro"}},{"t":"oc","c":"%s","ts":1732500002000,"u":"https://shop.example/offer","l":"https://network.example/o?sub1=%s","lt":"Buy now"}]}`, id, id, id, id)
-	}
-	post := func(body []byte) (time.Duration, error) {
-		start := time.Now()
-		resp, err := client.Post(url, "text/plain;charset=UTF-8", bytes.NewReader(body))
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			return 0, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return time.Since(start), nil
-	}
-
-	var events, visits, failures atomic.Int64
-	lat := make([][]time.Duration, clients)
-	deadline := time.Now().Add(dur)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Go(func() {
-			for n := 0; time.Now().Before(deadline); n++ {
-				id := "cb_load" + strconv.Itoa(c) + "x" + strconv.Itoa(n)
-				for i, body := range [][]byte{landing(id), second(id)} {
-					d, err := post(body)
-					if err != nil {
-						failures.Add(1)
-						continue
-					}
-					lat[c] = append(lat[c], d)
-					if i == 0 {
-						visits.Add(1)
-					}
-					events.Add(int64(1 + 2*i))
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	require.NotEmpty(t, all)
-	require.Zero(t, failures.Load(), "every request answered 204")
-	p := func(q float64) time.Duration { return all[int(q*float64(len(all)-1))] }
-	rate := float64(events.Load()) / elapsed.Seconds()
-	t.Logf("%s: %d events in %d requests over %s: %.0f events/s, %.0f requests/s; latency p50 %s, p99 %s, max %s",
-		db.Dialect, events.Load(), len(all), elapsed.Round(time.Millisecond), rate, float64(len(all))/elapsed.Seconds(),
-		p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond), all[len(all)-1].Round(time.Millisecond))
+	cfg.URL = hs.URL + "/t/loadprop"
+	res, err := loadgen.Tag(ctx, cfg)
+	require.NoError(t, err)
+	t.Logf("%s: %s", db.Dialect, res)
+	require.Zero(t, res.Refused+res.Errors, "every request answered 204: %s", res.FirstError)
+	require.NotZero(t, res.Acked)
 
 	// Everything acknowledged is stored: one Click per visit, every event.
 	stored, err := db.Ent.TrackEvent.Query().Count(sys)
 	require.NoError(t, err)
-	require.Equal(t, int(events.Load()), stored)
+	require.Equal(t, int(res.Events), stored)
 	clicks, err := db.Ent.Click.Query().Count(sys)
 	require.NoError(t, err)
-	require.Equal(t, int(visits.Load()), clicks)
+	require.Equal(t, int(res.Visits), clicks)
 }

@@ -1,0 +1,185 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// TagConfig describes a run against the tag's ingest endpoint,
+// POST /t/{propertyKey}.
+type TagConfig struct {
+	// URL is the absolute URL of POST /t/{propertyKey} of an existing
+	// property.
+	URL string
+	// Concurrency is how many simulated browsers send at once.
+	Concurrency int
+	// Duration is how long the run lasts; Requests, when positive, stops it
+	// after that many requests instead.
+	Duration time.Duration
+	Requests int64
+}
+
+// TagResult is what a tag run measured. Result counts requests (Acked:
+// answered 2xx); Events and Visits count what the acknowledged ones held.
+type TagResult struct {
+	Result
+	// Events are the events of acknowledged requests.
+	Events int64
+	// Visits are the Click IDs whose first request was acknowledged: the
+	// Clicks the server must hold.
+	Visits int64
+}
+
+// EventsPerSecond is acknowledged events per second.
+func (r TagResult) EventsPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Events) / r.Elapsed.Seconds()
+}
+
+func (r TagResult) String() string {
+	return fmt.Sprintf("%d events of %d visits: %.0f events/s; requests: sent %d, acked %d, refused %d, errors %d in %s: %.0f requests/s, p50 %s, p99 %s, max %s",
+		r.Events, r.Visits, r.EventsPerSecond(), r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
+		r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+}
+
+// tagVisit is what the tag sends for one visit with a fresh Click ID: the
+// landing page's PageView with its attribution, then a second page's
+// PageView, a custom event and an OutboundClick in one batch.
+func tagVisit(id string) (bodies [2][]byte, events [2]int64) {
+	bodies[0] = fmt.Appendf(nil, `{"v":1,"events":[{"t":"pv","c":"%[1]s","ts":1732500000000,"u":"https://shop.example/landing?utm_source=google&utm_medium=cpc&utm_campaign=spring&gclid=EAIaIQobChMI%[1]s","r":"https://www.google.com/","ti":"Spring sale","utm_source":"google","utm_medium":"cpc","utm_campaign":"spring","gclid":"EAIaIQobChMI%[1]s","fbp":"fb.1.1732500000000.1234567890","sc":"1280x800","lg":"en-GB"}]}`, id)
+	bodies[1] = fmt.Appendf(nil, `{"v":1,"events":[{"t":"pv","c":"%[1]s","ts":1732500001000,"u":"https://shop.example/offer","r":"https://shop.example/landing","ti":"Offer"},{"t":"tr","c":"%[1]s","ts":1732500001100,"u":"https://shop.example/offer","n":"ViewContent","val":"12.50","cur":"EUR","p":{"plan":"pro"}},{"t":"oc","c":"%[1]s","ts":1732500002000,"u":"https://shop.example/offer","l":"https://network.example/o?sub1=%[1]s","lt":"Buy now"}]}`, id)
+	return bodies, [2]int64{1, 3}
+}
+
+// Tag runs the tag load described by cfg. Every visit has a fresh Click ID.
+//
+// The ingest limits requests per client IP, as a real server must. Against a
+// loopback URL each simulated browser therefore sends from its own loopback
+// address (127.0.0.2, 127.0.0.3, …: Linux routes all of 127/8 to lo), the
+// way browsers on many machines would; elsewhere all come from this machine
+// and the server's per-IP limit caps the run.
+func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return TagResult{}, errors.New("the URL must be the absolute URL of POST /t/{propertyKey}")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Duration <= 0 && cfg.Requests <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	loopback := false
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && ip.To4() != nil {
+		loopback = true
+	}
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	var seq atomic.Int64
+	var mu sync.Mutex
+	res := TagResult{Result: Result{Codes: map[int]int64{}}}
+	var all []time.Duration
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range cfg.Concurrency {
+		dialer := &net.Dialer{Timeout: 5 * time.Second}
+		if loopback {
+			dialer.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(w>>16), byte(w>>8), byte(2+w%250))}
+		}
+		client := &http.Client{
+			Timeout:   30 * time.Second,
+			Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+		}
+		wg.Go(func() {
+			defer client.CloseIdleConnections()
+			var lat []time.Duration
+			codes := map[int]int64{}
+			var sent, ok, refused, errs, events, visits int64
+			var firstErr string
+		visits:
+			for ctx.Err() == nil {
+				n := seq.Add(1)
+				bodies, counts := tagVisit("cb_" + run + "_" + strconv.FormatInt(n, 36))
+				for i, body := range bodies {
+					if cfg.Requests > 0 && n*2-1+int64(i) > cfg.Requests {
+						break visits
+					}
+					t0 := time.Now()
+					req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, cfg.URL, bytes.NewReader(body))
+					if err != nil {
+						return
+					}
+					req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+					req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+					resp, err := client.Do(req)
+					d := time.Since(t0)
+					sent++
+					if err != nil {
+						errs++
+						if firstErr == "" {
+							firstErr = err.Error()
+						}
+						continue visits
+					}
+					msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+					resp.Body.Close()
+					codes[resp.StatusCode]++
+					lat = append(lat, d)
+					if resp.StatusCode/100 != 2 {
+						refused++
+						if firstErr == "" {
+							firstErr = fmt.Sprintf("%d %s", resp.StatusCode, msg)
+						}
+						continue visits
+					}
+					ok++
+					events += counts[i]
+					if i == 0 {
+						visits++
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Sent += sent
+			res.Acked += ok
+			res.Refused += refused
+			res.Errors += errs
+			res.Events += events
+			res.Visits += visits
+			for c, k := range codes {
+				res.Codes[c] += k
+			}
+			all = append(all, lat...)
+			if res.FirstError == "" {
+				res.FirstError = firstErr
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	if len(all) > 0 {
+		slices.Sort(all)
+		res.P50 = all[len(all)/2]
+		res.P99 = all[min(len(all)-1, len(all)*99/100)]
+		res.Max = all[len(all)-1]
+	}
+	return res, nil
+}
