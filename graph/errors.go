@@ -23,6 +23,7 @@ const (
 	CodeConflict        = "CONFLICT"
 	CodeRateLimited     = "RATE_LIMITED"
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	CodeQueryTooComplex = "QUERY_TOO_COMPLEX"
 )
 
 // presentError turns a resolver's error into what the client sees: a clear,

@@ -45,7 +45,7 @@ const ComplexityLimit = 2000
 // publicFields are the root fields an operation may select without a
 // viewer. Everything else needs a valid token.
 var publicFields = map[string]bool{
-	"signup": true, "login": true,
+	"signup": true, "login": true, "acceptInvitation": true,
 	"__typename": true, "__schema": true, "__type": true,
 }
 
@@ -85,6 +85,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
+	srv.Use(shapeLimit{})
 	// sendTestPostback writes through the postback committer, in its own
 	// transaction: one held open around it would, on SQLite's single
 	// connection, wait on the committer forever.

@@ -3,7 +3,16 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/account"
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/destination"
 	"github.com/clickback/clickback/ent/integration"
 	"github.com/clickback/clickback/viewer"
 )
@@ -12,6 +21,18 @@ type APIKeyPayload struct {
 	// The secret key, shown only here: use it as a Bearer token.
 	Key    string      `json:"key"`
 	APIKey *ent.APIKey `json:"apiKey"`
+}
+
+type AcceptInvitationInput struct {
+	Token string `json:"token"`
+	// For a person without a user yet: the password of the user created for the invited email.
+	Password *string `json:"password,omitempty"`
+}
+
+// An account the signed-in user belongs to, and their role in it.
+type AccountChoice struct {
+	Account *ent.Account `json:"account"`
+	Role    viewer.Role  `json:"role"`
 }
 
 type AuthPayload struct {
@@ -39,9 +60,28 @@ type AutoTagRuleInput struct {
 	Param string `json:"param"`
 }
 
+type ConversionStatusCount struct {
+	Status conversion.Status `json:"status"`
+	Count  int               `json:"count"`
+}
+
 type CreateAPIKeyInput struct {
 	Name string      `json:"name"`
 	Role viewer.Role `json:"role"`
+}
+
+type CreateDestinationInput struct {
+	Name string           `json:"name"`
+	Kind destination.Kind `json:"kind"`
+	// The settings of the kind: exactly the one matching kind is required, the others are refused.
+	Meta      *MetaDestinationInput      `json:"meta,omitempty"`
+	Ga4       *GA4DestinationInput       `json:"ga4,omitempty"`
+	GoogleAds *GoogleAdsDestinationInput `json:"googleAds,omitempty"`
+	Tiktok    *TikTokDestinationInput    `json:"tiktok,omitempty"`
+	// Whether conversions are forwarded (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// Rules on top of the defaults (Purchase and Lead map to the platform's standard events).
+	EventMapping []*EventMappingInput `json:"eventMapping,omitempty"`
 }
 
 type CreateIntegrationInput struct {
@@ -78,6 +118,55 @@ type CreatePropertyInput struct {
 	AttributionWindowDays *int `json:"attributionWindowDays,omitempty"`
 }
 
+// One call to the platform for a delivery.
+type DeliveryAttempt struct {
+	At time.Time `json:"at"`
+	// The HTTP status of the answer; 0 when none came.
+	StatusCode int `json:"statusCode"`
+	// A short excerpt of the platform's answer.
+	Response string `json:"response"`
+	// Why the attempt did not deliver; null when it did.
+	Error *string `json:"error,omitempty"`
+}
+
+// What the platform answered to a test event.
+type DestinationTestResult struct {
+	Ok bool `json:"ok"`
+	// One sentence: what happened and where to look.
+	Summary string `json:"summary"`
+	// The platform's own validation messages or warnings.
+	Messages []string `json:"messages"`
+	// The HTTP status of the answer; 0 when none came.
+	StatusCode int `json:"statusCode"`
+	// An excerpt of the platform's raw answer.
+	Response string `json:"response"`
+}
+
+// How one conversion event name is sent to the destination.
+type EventMapping struct {
+	Event string `json:"event"`
+	// The platform's event name; null when the event is skipped.
+	PlatformEvent *string `json:"platformEvent,omitempty"`
+	// True for the built-in rules (Purchase, Lead), false for the destination's own.
+	Default bool `json:"default"`
+}
+
+// One rule of a destination's event mapping: the conversion event name (as the
+// Events Log shows it: Purchase, Lead, Sale, …) and the platform's event name to
+// send it as. A null or empty platformEvent skips the event (its deliveries are
+// SKIPPED, saying so). For Google Ads the platform event is UPLOAD, or the numeric
+// id of another conversion action to upload this event to.
+type EventMappingInput struct {
+	Event         string  `json:"event"`
+	PlatformEvent *string `json:"platformEvent,omitempty"`
+}
+
+// How many units of a currency one US dollar buys.
+type ExchangeRateInput struct {
+	Currency string  `json:"currency"`
+	PerUsd   float64 `json:"perUSD"`
+}
+
 // The network's macro (or a fixed value) for one canonical field, written into the postback URL.
 type FieldMacro struct {
 	Field string `json:"field"`
@@ -89,11 +178,87 @@ type FieldMacroInput struct {
 	Macro string `json:"macro"`
 }
 
+// GA4 Measurement Protocol settings. On create both are required.
+type GA4DestinationInput struct {
+	// The web data stream's measurement id, G-XXXXXXX.
+	MeasurementID *string `json:"measurementID,omitempty"`
+	// Secret: a Measurement Protocol API secret of the stream.
+	APISecret *string `json:"apiSecret,omitempty"`
+}
+
+type GA4DestinationSettings struct {
+	MeasurementID string `json:"measurementID"`
+	HasAPISecret  bool   `json:"hasAPISecret"`
+}
+
+// Google Ads click conversion upload settings (OAuth refresh-token flow). On create all but loginCustomerID are required.
+type GoogleAdsDestinationInput struct {
+	// The Google Ads account, 10 digits (hyphens allowed).
+	CustomerID *string `json:"customerID,omitempty"`
+	// The numeric id of an UPLOAD_CLICKS conversion action.
+	ConversionActionID *string `json:"conversionActionID,omitempty"`
+	// Secret.
+	DeveloperToken *string `json:"developerToken,omitempty"`
+	ClientID       *string `json:"clientID,omitempty"`
+	// Secret.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+	// Secret.
+	RefreshToken *string `json:"refreshToken,omitempty"`
+	// The manager (MCC) account acting for customerID; an empty string removes it.
+	LoginCustomerID *string `json:"loginCustomerID,omitempty"`
+}
+
+type GoogleAdsDestinationSettings struct {
+	CustomerID         string  `json:"customerID"`
+	ConversionActionID string  `json:"conversionActionID"`
+	ClientID           string  `json:"clientID"`
+	LoginCustomerID    *string `json:"loginCustomerID,omitempty"`
+	HasDeveloperToken  bool    `json:"hasDeveloperToken"`
+	HasClientSecret    bool    `json:"hasClientSecret"`
+	HasRefreshToken    bool    `json:"hasRefreshToken"`
+}
+
+type IntegrationHealth struct {
+	// When its last postback was received; null when none ever was.
+	LastConversionAt *time.Time `json:"lastConversionAt,omitempty"`
+	// Conversions received in the last 24 hours, per status (statuses with none left out).
+	StatusCounts24h []*ConversionStatusCount `json:"statusCounts24h"`
+	// The most frequent reason of its unusable or unmatched conversions in the last 24 hours.
+	TopFailureReason *string `json:"topFailureReason,omitempty"`
+	TopFailureCount  int     `json:"topFailureCount"`
+}
+
+type InvitationPayload struct {
+	// The invitation's secret, shown only here: send it to the person invited.
+	Token      string          `json:"token"`
+	Invitation *ent.Invitation `json:"invitation"`
+}
+
+type InviteMemberInput struct {
+	Email string      `json:"email"`
+	Role  viewer.Role `json:"role"`
+}
+
 type LoginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	// The account to sign in to, for users who belong to several; defaults to the oldest membership.
 	AccountID *string `json:"accountID,omitempty"`
+}
+
+// Meta Conversions API settings. On create pixelID and accessToken are required; on update, given fields replace the stored ones.
+type MetaDestinationInput struct {
+	PixelID *string `json:"pixelID,omitempty"`
+	// Secret: a system user access token of the Business Manager.
+	AccessToken *string `json:"accessToken,omitempty"`
+	// Sent with every event so it shows in Events Manager → Test events; an empty string removes it. Meta still counts test events.
+	TestEventCode *string `json:"testEventCode,omitempty"`
+}
+
+type MetaDestinationSettings struct {
+	PixelID        string  `json:"pixelID"`
+	TestEventCode  *string `json:"testEventCode,omitempty"`
+	HasAccessToken bool    `json:"hasAccessToken"`
 }
 
 // A name and a value, for the parsed attributes of a conversion and its attribution snapshot.
@@ -137,6 +302,60 @@ type ParamMappingInput struct {
 	Field string `json:"field"`
 }
 
+type Report struct {
+	Rows     []*ReportRow `json:"rows"`
+	Totals   *ReportRow   `json:"totals"`
+	Currency string       `json:"currency"`
+	Timezone string       `json:"timezone"`
+	// Currencies of conversions whose revenue is left out for want of an exchange rate.
+	UnconvertedCurrencies []string `json:"unconvertedCurrencies"`
+}
+
+// Every list narrows the report to rows with one of its values; absent or empty
+// lists do not filter. The integration and event name filters apply to
+// conversions and deliveries only; visits are unaffected.
+type ReportFilters struct {
+	IntegrationIDs []string `json:"integrationIDs,omitempty"`
+	PropertyIDs    []string `json:"propertyIDs,omitempty"`
+	UtmSources     []string `json:"utmSources,omitempty"`
+	UtmMediums     []string `json:"utmMediums,omitempty"`
+	UtmCampaigns   []string `json:"utmCampaigns,omitempty"`
+	EventNames     []string `json:"eventNames,omitempty"`
+}
+
+type ReportInput struct {
+	// Inclusive.
+	From time.Time `json:"from"`
+	// Exclusive; at most 732 days after from.
+	To      time.Time         `json:"to"`
+	GroupBy []ReportDimension `json:"groupBy,omitempty"`
+	// An IANA time zone (Europe/Paris); the account's when absent.
+	Timezone    *string            `json:"timezone,omitempty"`
+	Filters     *ReportFilters     `json:"filters,omitempty"`
+	Attribution *ReportAttribution `json:"attribution,omitempty"`
+}
+
+type ReportRow struct {
+	// One value per groupBy dimension, in order; empty for what has none (a visit's INTEGRATION).
+	Keys []string `json:"keys"`
+	// Visits, bots excluded.
+	Clicks         int `json:"clicks"`
+	OutboundClicks int `json:"outboundClicks"`
+	// Conversions, leaving out test postbacks, duplicates and invalid ones.
+	Conversions int `json:"conversions"`
+	Leads       int `json:"leads"`
+	Purchases   int `json:"purchases"`
+	// In the account's currency, converted with the operator's exchange rates.
+	Revenue  float64 `json:"revenue"`
+	Currency string  `json:"currency"`
+	// Conversions per visit; 0 without visits.
+	ConversionRate float64 `json:"conversionRate"`
+	// Revenue per visit; 0 without visits.
+	EarningsPerClick float64 `json:"earningsPerClick"`
+	DeliveriesSent   int     `json:"deliveriesSent"`
+	DeliveriesFailed int     `json:"deliveriesFailed"`
+}
+
 type SignupInput struct {
 	Email string `json:"email"`
 	// At least 10 characters.
@@ -153,6 +372,51 @@ type StatusMapping struct {
 type StatusMappingInput struct {
 	Word   string `json:"word"`
 	Status string `json:"status"`
+}
+
+type Subscription struct {
+}
+
+// TikTok Events API settings. On create both pixelCode and accessToken are required.
+type TikTokDestinationInput struct {
+	PixelCode *string `json:"pixelCode,omitempty"`
+	// Secret.
+	AccessToken *string `json:"accessToken,omitempty"`
+	// Sent with every event so it shows in the Events Manager test tool; an empty string removes it.
+	TestEventCode *string `json:"testEventCode,omitempty"`
+}
+
+type TikTokDestinationSettings struct {
+	PixelCode      string  `json:"pixelCode"`
+	TestEventCode  *string `json:"testEventCode,omitempty"`
+	HasAccessToken bool    `json:"hasAccessToken"`
+}
+
+// Fields left out stay as they are.
+type UpdateAccountInput struct {
+	Name *string `json:"name,omitempty"`
+	// ISO 4217 code (EUR) or symbol (€).
+	Currency *string `json:"currency,omitempty"`
+	// IANA time zone (Europe/Paris).
+	Timezone         *string                   `json:"timezone,omitempty"`
+	AttributionModel *account.AttributionModel `json:"attributionModel,omitempty"`
+	// 1 to 365.
+	AttributionWindowDays *int `json:"attributionWindowDays,omitempty"`
+	// Visits and tag events older than this many days are deleted; 0 keeps them forever.
+	RetentionDays *int `json:"retentionDays,omitempty"`
+}
+
+// Fields left out stay as they are.
+type UpdateDestinationInput struct {
+	Name    *string `json:"name,omitempty"`
+	Enabled *bool   `json:"enabled,omitempty"`
+	// Replaces the destination's own rules (the defaults stay underneath); an empty list keeps only the defaults.
+	EventMapping []*EventMappingInput `json:"eventMapping,omitempty"`
+	// Settings of the destination's kind; given secrets replace the stored ones.
+	Meta      *MetaDestinationInput      `json:"meta,omitempty"`
+	Ga4       *GA4DestinationInput       `json:"ga4,omitempty"`
+	GoogleAds *GoogleAdsDestinationInput `json:"googleAds,omitempty"`
+	Tiktok    *TikTokDestinationInput    `json:"tiktok,omitempty"`
 }
 
 // Fields left out stay as they are; an empty string clears a macro, an empty list clears a list.
@@ -179,4 +443,136 @@ type Viewer struct {
 	User    *ent.User    `json:"user,omitempty"`
 	Account *ent.Account `json:"account"`
 	Role    viewer.Role  `json:"role"`
+}
+
+// Which time places a conversion in the range and in DAY/HOUR.
+type ReportAttribution string
+
+const (
+	// When the postback was received (the default).
+	ReportAttributionConversionTime ReportAttribution = "CONVERSION_TIME"
+	// When its click happened; unmatched conversions have none and are left out.
+	ReportAttributionClickTime ReportAttribution = "CLICK_TIME"
+)
+
+var AllReportAttribution = []ReportAttribution{
+	ReportAttributionConversionTime,
+	ReportAttributionClickTime,
+}
+
+func (e ReportAttribution) IsValid() bool {
+	switch e {
+	case ReportAttributionConversionTime, ReportAttributionClickTime:
+		return true
+	}
+	return false
+}
+
+func (e ReportAttribution) String() string {
+	return string(e)
+}
+
+func (e *ReportAttribution) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportAttribution(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportAttribution", str)
+	}
+	return nil
+}
+
+func (e ReportAttribution) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportAttribution) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportAttribution) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ReportDimension string
+
+const (
+	// The local date (YYYY-MM-DD) in the report's time zone.
+	ReportDimensionDay ReportDimension = "DAY"
+	// The local hour, RFC 3339 with its offset (2026-03-10T15:00:00+05:30).
+	ReportDimensionHour ReportDimension = "HOUR"
+	// The integration's id.
+	ReportDimensionIntegration ReportDimension = "INTEGRATION"
+	ReportDimensionUtmSource   ReportDimension = "UTM_SOURCE"
+	ReportDimensionUtmMedium   ReportDimension = "UTM_MEDIUM"
+	ReportDimensionUtmCampaign ReportDimension = "UTM_CAMPAIGN"
+	// The landing page without its query string and fragment.
+	ReportDimensionLandingPage ReportDimension = "LANDING_PAGE"
+	// The destination's id; conversions count once per destination they were forwarded to.
+	ReportDimensionDestination ReportDimension = "DESTINATION"
+	ReportDimensionEventName   ReportDimension = "EVENT_NAME"
+)
+
+var AllReportDimension = []ReportDimension{
+	ReportDimensionDay,
+	ReportDimensionHour,
+	ReportDimensionIntegration,
+	ReportDimensionUtmSource,
+	ReportDimensionUtmMedium,
+	ReportDimensionUtmCampaign,
+	ReportDimensionLandingPage,
+	ReportDimensionDestination,
+	ReportDimensionEventName,
+}
+
+func (e ReportDimension) IsValid() bool {
+	switch e {
+	case ReportDimensionDay, ReportDimensionHour, ReportDimensionIntegration, ReportDimensionUtmSource, ReportDimensionUtmMedium, ReportDimensionUtmCampaign, ReportDimensionLandingPage, ReportDimensionDestination, ReportDimensionEventName:
+		return true
+	}
+	return false
+}
+
+func (e ReportDimension) String() string {
+	return string(e)
+}
+
+func (e *ReportDimension) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReportDimension(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReportDimension", str)
+	}
+	return nil
+}
+
+func (e ReportDimension) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReportDimension) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReportDimension) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -48,13 +48,13 @@ CREATE TABLE `conversion_rollups` (`id` text NOT NULL, `account_id` text NOT NUL
 -- create index "conversionrollup_account_id_hour" to table: "conversion_rollups"
 CREATE INDEX `conversionrollup_account_id_hour` ON `conversion_rollups` (`account_id`, `hour`);
 -- create "deliveries" table
-CREATE TABLE `deliveries` (`id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `status` text NOT NULL DEFAULT ('PENDING'), `attempts` integer NOT NULL DEFAULT (0), `last_error` text NULL, `event_id` text NOT NULL, `event_name` text NULL, `last_attempt_at` datetime NULL, `sent_at` datetime NULL, `attempt_log` json NULL, `account_id` text NOT NULL, `conversion_id` text NOT NULL, `destination_id` text NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `deliveries_accounts_deliveries` FOREIGN KEY (`account_id`) REFERENCES `accounts` (`id`) ON DELETE NO ACTION, CONSTRAINT `deliveries_conversions_deliveries` FOREIGN KEY (`conversion_id`) REFERENCES `conversions` (`id`) ON DELETE NO ACTION, CONSTRAINT `deliveries_destinations_deliveries` FOREIGN KEY (`destination_id`) REFERENCES `destinations` (`id`) ON DELETE NO ACTION);
+CREATE TABLE `deliveries` (`id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `status` text NOT NULL DEFAULT ('PENDING'), `attempts` integer NOT NULL DEFAULT (0), `last_error` text NULL, `event_id` text NOT NULL, `event_name` text NULL, `last_attempt_at` datetime NULL, `sent_at` datetime NULL, `attempt_log` json NULL, `claim` text NULL, `claimed_until` datetime NULL, `account_id` text NOT NULL, `conversion_id` text NOT NULL, `destination_id` text NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `deliveries_accounts_deliveries` FOREIGN KEY (`account_id`) REFERENCES `accounts` (`id`) ON DELETE NO ACTION, CONSTRAINT `deliveries_conversions_deliveries` FOREIGN KEY (`conversion_id`) REFERENCES `conversions` (`id`) ON DELETE NO ACTION, CONSTRAINT `deliveries_destinations_deliveries` FOREIGN KEY (`destination_id`) REFERENCES `destinations` (`id`) ON DELETE NO ACTION);
 -- create index "delivery_account_id_conversion_id_destination_id" to table: "deliveries"
 CREATE UNIQUE INDEX `delivery_account_id_conversion_id_destination_id` ON `deliveries` (`account_id`, `conversion_id`, `destination_id`);
 -- create index "delivery_account_id_status_created_at" to table: "deliveries"
 CREATE INDEX `delivery_account_id_status_created_at` ON `deliveries` (`account_id`, `status`, `created_at`);
--- create index "delivery_destination_id" to table: "deliveries"
-CREATE INDEX `delivery_destination_id` ON `deliveries` (`destination_id`);
+-- create index "delivery_destination_id_status_created_at" to table: "deliveries"
+CREATE INDEX `delivery_destination_id_status_created_at` ON `deliveries` (`destination_id`, `status`, `created_at`);
 -- create "destinations" table
 CREATE TABLE `destinations` (`id` text NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `name` text NOT NULL, `kind` text NOT NULL, `enabled` bool NOT NULL DEFAULT (true), `settings` json NULL, `credentials` blob NULL, `key_id` text NULL, `event_mapping` json NULL, `account_id` text NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `destinations_accounts_destinations` FOREIGN KEY (`account_id`) REFERENCES `accounts` (`id`) ON DELETE NO ACTION);
 -- create index "destination_account_id_created_at" to table: "destinations"
@@ -145,8 +145,8 @@ DROP TABLE `exchange_rates`;
 DROP INDEX `destination_account_id_created_at`;
 -- reverse: create "destinations" table
 DROP TABLE `destinations`;
--- reverse: create index "delivery_destination_id" to table: "deliveries"
-DROP INDEX `delivery_destination_id`;
+-- reverse: create index "delivery_destination_id_status_created_at" to table: "deliveries"
+DROP INDEX `delivery_destination_id_status_created_at`;
 -- reverse: create index "delivery_account_id_status_created_at" to table: "deliveries"
 DROP INDEX `delivery_account_id_status_created_at`;
 -- reverse: create index "delivery_account_id_conversion_id_destination_id" to table: "deliveries"

@@ -70,13 +70,13 @@ CREATE TABLE "destinations" ("id" character varying NOT NULL, "created_at" times
 -- create index "destination_account_id_created_at" to table: "destinations"
 CREATE INDEX "destination_account_id_created_at" ON "destinations" ("account_id", "created_at");
 -- create "deliveries" table
-CREATE TABLE "deliveries" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "status" character varying NOT NULL DEFAULT 'PENDING', "attempts" bigint NOT NULL DEFAULT 0, "last_error" character varying NULL, "event_id" character varying NOT NULL, "event_name" character varying NULL, "last_attempt_at" timestamptz NULL, "sent_at" timestamptz NULL, "attempt_log" jsonb NULL, "account_id" character varying NOT NULL, "conversion_id" character varying NOT NULL, "destination_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "deliveries_accounts_deliveries" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "deliveries_conversions_deliveries" FOREIGN KEY ("conversion_id") REFERENCES "conversions" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "deliveries_destinations_deliveries" FOREIGN KEY ("destination_id") REFERENCES "destinations" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
+CREATE TABLE "deliveries" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "status" character varying NOT NULL DEFAULT 'PENDING', "attempts" bigint NOT NULL DEFAULT 0, "last_error" character varying NULL, "event_id" character varying NOT NULL, "event_name" character varying NULL, "last_attempt_at" timestamptz NULL, "sent_at" timestamptz NULL, "attempt_log" jsonb NULL, "claim" character varying NULL, "claimed_until" timestamptz NULL, "account_id" character varying NOT NULL, "conversion_id" character varying NOT NULL, "destination_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "deliveries_accounts_deliveries" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "deliveries_conversions_deliveries" FOREIGN KEY ("conversion_id") REFERENCES "conversions" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION, CONSTRAINT "deliveries_destinations_deliveries" FOREIGN KEY ("destination_id") REFERENCES "destinations" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "delivery_account_id_conversion_id_destination_id" to table: "deliveries"
 CREATE UNIQUE INDEX "delivery_account_id_conversion_id_destination_id" ON "deliveries" ("account_id", "conversion_id", "destination_id");
 -- create index "delivery_account_id_status_created_at" to table: "deliveries"
 CREATE INDEX "delivery_account_id_status_created_at" ON "deliveries" ("account_id", "status", "created_at");
--- create index "delivery_destination_id" to table: "deliveries"
-CREATE INDEX "delivery_destination_id" ON "deliveries" ("destination_id");
+-- create index "delivery_destination_id_status_created_at" to table: "deliveries"
+CREATE INDEX "delivery_destination_id_status_created_at" ON "deliveries" ("destination_id", "status", "created_at");
 -- create "invitations" table
 CREATE TABLE "invitations" ("id" character varying NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "email" character varying NOT NULL, "role" character varying NOT NULL, "token_hash" character varying NOT NULL, "invited_by" character varying NULL, "expires_at" timestamptz NOT NULL, "accepted_at" timestamptz NULL, "accepted_by" character varying NULL, "revoked_at" timestamptz NULL, "account_id" character varying NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "invitations_accounts_invitations" FOREIGN KEY ("account_id") REFERENCES "accounts" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "invitation_account_id_created_at" to table: "invitations"
@@ -123,8 +123,8 @@ DROP INDEX "invitations_token_hash_key";
 DROP INDEX "invitation_account_id_created_at";
 -- reverse: create "invitations" table
 DROP TABLE "invitations";
--- reverse: create index "delivery_destination_id" to table: "deliveries"
-DROP INDEX "delivery_destination_id";
+-- reverse: create index "delivery_destination_id_status_created_at" to table: "deliveries"
+DROP INDEX "delivery_destination_id_status_created_at";
 -- reverse: create index "delivery_account_id_status_created_at" to table: "deliveries"
 DROP INDEX "delivery_account_id_status_created_at";
 -- reverse: create index "delivery_account_id_conversion_id_destination_id" to table: "deliveries"
