@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/privacy"
+
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/account"
@@ -177,6 +179,9 @@ func session(ctx context.Context, client *ent.Client, tokens *auth.Tokens, u *en
 // SetRole changes the role of a member of the viewer's account. The last
 // OWNER cannot be demoted.
 func SetRole(ctx context.Context, client *ent.Client, membershipID string, role viewer.Role) (*ent.Membership, error) {
+	if err := requireOwner(ctx); err != nil {
+		return nil, err
+	}
 	if !role.Valid() {
 		return nil, &auth.InputError{Msg: "role must be OWNER, ADMIN or VIEWER"}
 	}
@@ -194,6 +199,9 @@ func SetRole(ctx context.Context, client *ent.Client, membershipID string, role 
 
 // Remove removes a member of the viewer's account, never the last OWNER.
 func Remove(ctx context.Context, client *ent.Client, membershipID string) error {
+	if err := requireOwner(ctx); err != nil {
+		return err
+	}
 	m, err := client.Membership.Get(ctx, membershipID)
 	if err != nil {
 		return err
@@ -204,6 +212,16 @@ func Remove(ctx context.Context, client *ent.Client, membershipID string) error 
 		}
 	}
 	return client.Membership.DeleteOne(m).Exec(ctx)
+}
+
+// requireOwner refuses viewers below OWNER before anything else is
+// checked, so that they learn nothing of the account's members. (The
+// privacy rules would refuse the write itself anyway.)
+func requireOwner(ctx context.Context) error {
+	if v, _ := viewer.FromContext(ctx); !v.Can(viewer.RoleOwner) {
+		return privacy.Denyf("members are managed by OWNERs")
+	}
+	return nil
 }
 
 // keepAnOwner fails unless the account has an OWNER besides the membership
