@@ -23,6 +23,7 @@ import (
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/jobs"
+	"github.com/clickback/clickback/report"
 	"github.com/clickback/clickback/server"
 	"github.com/clickback/clickback/visit"
 )
@@ -84,6 +85,12 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 	river, err := jobs.NewClient(jobs.Deps{DB: db, Config: cfg, Logger: logger})
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv(report.RatesFileEnv); path != "" {
+		if err := report.LoadRatesFile(ctx, db.Ent, path); err != nil {
+			return err
+		}
+		logger.Info("exchange rates loaded", "file", path)
 	}
 	if err := river.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/eventlog"
 	"github.com/clickback/clickback/graph/model"
+	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/report"
 	"github.com/clickback/clickback/viewer"
 )
@@ -24,6 +25,8 @@ import (
 // the answer. Sides whose fields the operation does not select are not
 // queried.
 func runReport(ctx context.Context, in model.ReportInput) (*model.Report, error) {
+	began := time.Now()
+	defer func() { metrics.Reports.Observe(time.Since(began).Seconds()) }()
 	v, _ := viewer.FromContext(ctx)
 	client := ent.FromContext(ctx)
 	acc, err := client.Account.Get(ctx, v.AccountID)

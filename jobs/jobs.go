@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
@@ -38,6 +39,9 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &RetentionWorker{DB: d.DB}); err != nil {
 		return nil, fmt.Errorf("register retention worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &RollupWorker{DB: d.DB}); err != nil {
+		return nil, fmt.Errorf("register rollup worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &MatchWorker{DB: d.DB, Config: d.Config}); err != nil {
 		return nil, fmt.Errorf("register match worker: %w", err)
 	}
@@ -46,11 +50,15 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 		Workers:              workers,
 		JobTimeout:           JobTimeout,
 		RescueStuckJobsAfter: RescueAfter,
+		Middleware:           []rivertype.Middleware{&jobMetrics{}},
 		Logger:               d.Logger,
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "retention"}),
+			river.NewPeriodicJob(river.PeriodicInterval(RollupInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "report_rollup"}),
 		},
 	})
 	if err != nil {

@@ -104,6 +104,10 @@ func SetRates(ctx context.Context, client *ent.Client, rates map[string]float64)
 	return nil
 }
 
+// RatesFileEnv names the environment variable holding the path of the
+// operator's exchange rates file, loaded at every start (see LoadRatesFile).
+const RatesFileEnv = "CLICKBACK_FX_RATES_FILE"
+
 // maxRatesFile bounds the rates file.
 const maxRatesFile = 1 << 20
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -353,4 +355,24 @@ func TestConversionEventsSubscription(t *testing.T) {
 		r := s.GraphQL(t, b.Token, `query($id: ID!) { node(id: $id) { ... on Integration { health { topFailureCount } } } }`, map[string]any{"id": second})
 		require.Contains(t, string(r.Data), `"node":null`)
 	})
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, "sqlite3")
+	// The rollup job runs at start; its run time shows up once worked.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/metrics")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Contains(t, string(body), "# TYPE clickback_deliveries_total counter")
+		if strings.Contains(string(body), `clickback_job_duration_seconds_count{kind="report_rollup",outcome="completed"}`) {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "no rollup job in:\n%s", body)
+		time.Sleep(50 * time.Millisecond) // polling the endpoint, with a deadline
+	}
 }

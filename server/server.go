@@ -19,6 +19,7 @@ import (
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/graph"
+	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/visit"
 )
 
@@ -82,6 +83,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("POST /t/{propertyKey}", th.serveIngest)
 	mux.HandleFunc("OPTIONS /t/{propertyKey}", th.servePreflight)
 	mux.Handle("GET /{$}", playground.Handler("clickback", "/graphql"))
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found")
 	})
