@@ -87,7 +87,7 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found")
 	})
-	return observe(d.Logger, mux)
+	return observe(d.Logger, withRiverUI(riverUI(d.DB, d.River, d.Auth, d.Logger), mux))
 }
 
 func readyReason(err error) string {
