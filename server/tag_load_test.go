@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,6 +73,39 @@ func TestTagIngestLoadShort(t *testing.T) {
 	})
 }
 
+// cpuUse is CPU time used so far by this process and by the PostgreSQL
+// backends serving its database (Linux only; zero elsewhere).
+type cpuUse struct{ self, db time.Duration }
+
+func cpuTime(t *testing.T, db *database.DB) cpuUse {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuUse{}
+	}
+	u := cpuUse{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	if db.Dialect != dialect.Postgres {
+		return u
+	}
+	rows, err := db.SQL.QueryContext(context.Background(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var pid int
+		require.NoError(t, rows.Scan(&pid))
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields 14 and 15 (utime, stime) in clock ticks of 10 ms, after the
+		// command name in parentheses.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		u.db += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return u
+}
+
 func loadTagIngest(t *testing.T, db *database.DB, cfg loadgen.TagConfig) {
 	ctx := context.Background()
 	sys := viewer.SystemContext(ctx, "")
@@ -92,9 +128,19 @@ func loadTagIngest(t *testing.T, db *database.DB, cfg loadgen.TagConfig) {
 	defer rec.Close()
 
 	cfg.URL = hs.URL + "/t/loadprop"
+	cpu0 := cpuTime(t, db)
 	res, err := loadgen.Tag(ctx, cfg)
 	require.NoError(t, err)
+	cpu := cpuTime(t, db)
 	t.Logf("%s: %s", db.Dialect, res)
+	if res.Events > 0 && cpu.self > 0 {
+		// The machine may be shared: CPU time per event says what the
+		// throughput would be with every core to ourselves.
+		self := (cpu.self - cpu0.self) / time.Duration(res.Events)
+		pg := (cpu.db - cpu0.db) / time.Duration(res.Events)
+		t.Logf("%s: CPU per event: %s in this process (server and load generator), %s in PostgreSQL backends; %d cores would do %.0f events/s",
+			db.Dialect, self, pg, runtime.NumCPU(), float64(runtime.NumCPU())/(self+pg).Seconds())
+	}
 	require.Zero(t, res.Refused+res.Errors, "every request answered 204: %s", res.FirstError)
 	require.NotZero(t, res.Acked)
 
