@@ -72,6 +72,16 @@ type tagHandler struct {
 
 	mu    sync.Mutex
 	cache map[string]*tagEntry
+	// loading holds the lookups in flight, so that a burst of requests for a
+	// key that is not cached (at start, or when it expires) costs one query.
+	loading map[string]*tagLoad
+}
+
+// tagLoad is one lookup in flight; done is closed when e and err are set.
+type tagLoad struct {
+	done chan struct{}
+	e    *tagEntry
+	err  error
 }
 
 func newTagHandler(client *ent.Client, rec *visit.Recorder, publicURL string, logger *slog.Logger, l tagLimits) *tagHandler {
@@ -83,6 +93,7 @@ func newTagHandler(client *ent.Client, rec *visit.Recorder, publicURL string, lo
 		byIP:      ratelimit.New(l.IPRate, l.IPBurst, 100_000),
 		byProp:    ratelimit.New(l.PropertyRate, l.PropertyBurst, 100_000),
 		cache:     make(map[string]*tagEntry),
+		loading:   make(map[string]*tagLoad),
 	}
 }
 
@@ -105,23 +116,39 @@ func validPropertyKey(k string) bool {
 func (h *tagHandler) lookup(ctx context.Context, key string) (*tagEntry, error) {
 	now := time.Now()
 	h.mu.Lock()
-	e := h.cache[key]
-	h.mu.Unlock()
-	if e != nil && now.Before(e.expires) {
+	if e := h.cache[key]; e != nil && now.Before(e.expires) {
+		h.mu.Unlock()
 		return e, nil
 	}
-	e, err := h.load(ctx, key)
-	if err != nil {
-		return nil, err
+	l := h.loading[key]
+	if l == nil {
+		l = &tagLoad{done: make(chan struct{})}
+		h.loading[key] = l
+		h.mu.Unlock()
+		// The load is shared: it must not end with the request that started it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		l.e, l.err = h.load(lctx, key)
+		cancel()
+		h.mu.Lock()
+		delete(h.loading, key)
+		if l.err == nil {
+			l.e.expires = now.Add(propertyTTL)
+			if len(h.cache) >= maxCachedProperties {
+				clear(h.cache)
+			}
+			h.cache[key] = l.e
+		}
+		h.mu.Unlock()
+		close(l.done)
+	} else {
+		h.mu.Unlock()
 	}
-	e.expires = now.Add(propertyTTL)
-	h.mu.Lock()
-	if len(h.cache) >= maxCachedProperties {
-		clear(h.cache)
+	select {
+	case <-l.done:
+		return l.e, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	h.cache[key] = e
-	h.mu.Unlock()
-	return e, nil
 }
 
 // load reads a property and renders its tag. The key is public and names
