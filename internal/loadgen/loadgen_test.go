@@ -1,6 +1,7 @@
 package loadgen_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -38,7 +39,7 @@ import (
 func start(t *testing.T, db *database.DB, workJobs bool) string {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Config{PublicURL: "http://clickback.test", LateClickWait: time.Hour, JWTSecret: []byte("0123456789abcdef0123456789abcdef")}
+	cfg := config.Config{PublicURL: "http://clickback.test", LateClickWait: time.Hour, JWTSecret: []byte("0123456789abcdef0123456789abcdef"), EncryptionKey: bytes.Repeat([]byte{7}, 32)}
 	logger := slog.New(slog.DiscardHandler)
 	rc, err := jobs.NewClient(jobs.Deps{DB: db, Config: cfg, Logger: logger})
 	require.NoError(t, err)
