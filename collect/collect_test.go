@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,7 +52,7 @@ func setup(tb testing.TB, d string, opts Options) *testBundle {
 		Name: &name, Macros: macros(c, tx, amount),
 	})
 	require.NoError(tb, err)
-	rc, err := jobs.NewClient(jobs.Deps{DB: db, Config: config.Config{LateClickWait: time.Second}, Logger: slog.New(slog.DiscardHandler)})
+	rc, err := jobs.NewClient(jobs.Deps{DB: db, Config: config.Config{LateClickWait: time.Second, EncryptionKey: bytes.Repeat([]byte{7}, 32)}, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(tb, err)
 	col := New(Deps{DB: db, River: rc, Logger: slog.New(slog.DiscardHandler), Options: opts})
 	mux := http.NewServeMux()
