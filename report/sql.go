@@ -247,8 +247,10 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 			out = append(out, clickRollupStmt(q, d, p.rollFrom, p.rollTo))
 			clickSpans = p.rest
 		}
-		if len(clickSpans) > 0 {
-			out = append(out, clickStmt(q, d, clickSpans), outboundStmt(q, d, clickSpans))
+		// One statement per span: a range each is an index range scan,
+		// where an OR of ranges may be planned as a scan of the table.
+		for _, sp := range clickSpans {
+			out = append(out, clickStmt(q, d, []span{sp}), outboundStmt(q, d, []span{sp}))
 		}
 	}
 	if q.has(Destination) {
@@ -263,8 +265,8 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 			out = append(out, conversionRollupStmt(q, d, p.rollFrom, p.rollTo))
 			convSpans = p.rest
 		}
-		if len(convSpans) > 0 {
-			out = append(out, conversionStmt(q, d, convSpans))
+		for _, sp := range convSpans {
+			out = append(out, conversionStmt(q, d, []span{sp}))
 		}
 	}
 	if q.Need.Deliveries {
