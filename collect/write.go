@@ -203,12 +203,18 @@ func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
 	var jobArgs []river.InsertManyParams
 	for _, it := range items {
 		if it.dedupKey != "" && !inserted[it.id] {
+			key := it.dedupKey
 			it.id = pulid.New("cnv")
 			it.duplicate = true
 			it.status = conversion.StatusDUPLICATE
 			it.dedupKey = ""
 			it.reason = cut(fmt.Sprintf("transaction id %q was already received by this integration; a repeat is logged, never forwarded twice", it.transactionID), maxReason)
 			dups = append(dups, it)
+			if it.networkStatus != "" {
+				// A repeat may carry the network's new status (pending →
+				// approved): the status job applies it to the first one.
+				jobArgs = append(jobArgs, river.InsertManyParams{Args: jobs.StatusArgs{ConversionID: it.id, AccountID: it.accountID, DedupKey: key}})
+			}
 			continue
 		}
 		if it.status == conversion.StatusRECEIVED {

@@ -37,6 +37,11 @@ type Config struct {
 	// EncryptionKey seals destination credentials (CLICKBACK_ENCRYPTION_KEY,
 	// 32 bytes as base64 or hex; generated into the data folder when unset).
 	EncryptionKey []byte
+	// EncryptionKeyPrevious still opens credentials sealed before a key
+	// rotation (CLICKBACK_ENCRYPTION_KEY_PREVIOUS, optional, 32 bytes as
+	// base64 or hex); they are sealed again with EncryptionKey when next
+	// used.
+	EncryptionKeyPrevious []byte
 	// LateClickWait is how long an unmatched conversion waits for its click
 	// before it becomes NO_MATCH (CLICKBACK_LATE_CLICK_WAIT, default 10m).
 	LateClickWait time.Duration
@@ -45,6 +50,11 @@ type Config struct {
 	// Introspection enables GraphQL schema introspection
 	// (CLICKBACK_GRAPHQL_INTROSPECTION, default true).
 	Introspection bool
+	// DeliveryRetryBase is the first wait before a failed delivery is
+	// retried; later waits grow from it (see jobs.ForwardWorker). Zero
+	// means the production default. It is not read from the environment:
+	// tests shorten it to watch retries happen.
+	DeliveryRetryBase time.Duration
 }
 
 // Platforms holds the operator's ad platform API base URLs.
@@ -124,6 +134,11 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.EncryptionKey) != 32 {
 		return c, fmt.Errorf("CLICKBACK_ENCRYPTION_KEY must be 32 bytes (base64 or hex), got %d", len(c.EncryptionKey))
+	}
+	if prev := strings.TrimSpace(getenv("CLICKBACK_ENCRYPTION_KEY_PREVIOUS")); prev != "" {
+		if c.EncryptionKeyPrevious = decode(prev); len(c.EncryptionKeyPrevious) != 32 {
+			return c, fmt.Errorf("CLICKBACK_ENCRYPTION_KEY_PREVIOUS must be 32 bytes (base64 or hex), got %d", len(c.EncryptionKeyPrevious))
+		}
 	}
 	return c, nil
 }

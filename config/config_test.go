@@ -43,14 +43,15 @@ func TestEnvironment(t *testing.T) {
 	t.Parallel()
 	key := bytes.Repeat([]byte{1}, 32)
 	c, err := load(env(map[string]string{
-		"CLICKBACK_DATA_DIR":        t.TempDir(),
-		"CLICKBACK_ADDR":            "127.0.0.1:9000",
-		"DATABASE_URL":              "postgres://u:p@db/clickback",
-		"CLICKBACK_PUBLIC_URL":      "https://t.example.com/",
-		"CLICKBACK_JWT_SECRET":      "a passphrase the operator chose",
-		"CLICKBACK_ENCRYPTION_KEY":  "0101010101010101010101010101010101010101010101010101010101010101",
-		"CLICKBACK_LATE_CLICK_WAIT": "90s",
-		"CLICKBACK_META_API_URL":    "http://127.0.0.1:1234",
+		"CLICKBACK_DATA_DIR":                t.TempDir(),
+		"CLICKBACK_ADDR":                    "127.0.0.1:9000",
+		"DATABASE_URL":                      "postgres://u:p@db/clickback",
+		"CLICKBACK_PUBLIC_URL":              "https://t.example.com/",
+		"CLICKBACK_JWT_SECRET":              "a passphrase the operator chose",
+		"CLICKBACK_ENCRYPTION_KEY":          "0101010101010101010101010101010101010101010101010101010101010101",
+		"CLICKBACK_LATE_CLICK_WAIT":         "90s",
+		"CLICKBACK_ENCRYPTION_KEY_PREVIOUS": "0202020202020202020202020202020202020202020202020202020202020202",
+		"CLICKBACK_META_API_URL":            "http://127.0.0.1:1234",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:9000", c.Addr)
@@ -58,6 +59,7 @@ func TestEnvironment(t *testing.T) {
 	require.Equal(t, "https://t.example.com", c.PublicURL)
 	require.Equal(t, []byte("a passphrase the operator chose"), c.JWTSecret)
 	require.Equal(t, key, c.EncryptionKey)
+	require.Equal(t, bytes.Repeat([]byte{2}, 32), c.EncryptionKeyPrevious)
 	require.Equal(t, 90*time.Second, c.LateClickWait)
 	require.Equal(t, "http://127.0.0.1:1234", c.Platforms.MetaURL)
 }
@@ -70,6 +72,7 @@ func TestInvalid(t *testing.T) {
 		"api url":    {"CLICKBACK_TIKTOK_API_URL", "ftp://x", "CLICKBACK_TIKTOK_API_URL must be an http(s) URL"},
 		"wait":       {"CLICKBACK_LATE_CLICK_WAIT", "10 minutes", "CLICKBACK_LATE_CLICK_WAIT must be a Go duration"},
 		"key size":   {"CLICKBACK_ENCRYPTION_KEY", "c2hvcnQga2V5IHNob3J0IGtleQ==", "must be 32 bytes"},
+		"previous":   {"CLICKBACK_ENCRYPTION_KEY_PREVIOUS", "c2hvcnQga2V5IHNob3J0IGtleQ==", "CLICKBACK_ENCRYPTION_KEY_PREVIOUS must be 32 bytes"},
 		"flag":       {"CLICKBACK_GRAPHQL_INTROSPECTION", "maybe", "must be true or false"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -48,6 +48,10 @@ type Delivery struct {
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	// AttemptLog holds the value of the "attempt_log" field.
 	AttemptLog []schematype.Attempt `json:"attempt_log,omitempty"`
+	// The forward job sending this delivery right now (a random token), so no other job sends it meanwhile.
+	Claim string `json:"claim,omitempty"`
+	// When claim lapses: a job that died mid-send gives the delivery back after this.
+	ClaimedUntil *time.Time `json:"claimed_until,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DeliveryQuery when eager-loading is set.
 	Edges        DeliveryEdges `json:"edges"`
@@ -111,9 +115,9 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case delivery.FieldAttempts:
 			values[i] = new(sql.NullInt64)
-		case delivery.FieldID, delivery.FieldAccountID, delivery.FieldConversionID, delivery.FieldDestinationID, delivery.FieldStatus, delivery.FieldLastError, delivery.FieldEventID, delivery.FieldEventName:
+		case delivery.FieldID, delivery.FieldAccountID, delivery.FieldConversionID, delivery.FieldDestinationID, delivery.FieldStatus, delivery.FieldLastError, delivery.FieldEventID, delivery.FieldEventName, delivery.FieldClaim:
 			values[i] = new(sql.NullString)
-		case delivery.FieldCreatedAt, delivery.FieldUpdatedAt, delivery.FieldLastAttemptAt, delivery.FieldSentAt:
+		case delivery.FieldCreatedAt, delivery.FieldUpdatedAt, delivery.FieldLastAttemptAt, delivery.FieldSentAt, delivery.FieldClaimedUntil:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -218,6 +222,19 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field attempt_log: %w", err)
 				}
 			}
+		case delivery.FieldClaim:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field claim", values[i])
+			} else if value.Valid {
+				_m.Claim = value.String
+			}
+		case delivery.FieldClaimedUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field claimed_until", values[i])
+			} else if value.Valid {
+				_m.ClaimedUntil = new(time.Time)
+				*_m.ClaimedUntil = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -311,6 +328,14 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attempt_log=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AttemptLog))
+	builder.WriteString(", ")
+	builder.WriteString("claim=")
+	builder.WriteString(_m.Claim)
+	builder.WriteString(", ")
+	if v := _m.ClaimedUntil; v != nil {
+		builder.WriteString("claimed_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

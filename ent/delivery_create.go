@@ -169,6 +169,34 @@ func (_c *DeliveryCreate) SetAttemptLog(v []schematype.Attempt) *DeliveryCreate 
 	return _c
 }
 
+// SetClaim sets the "claim" field.
+func (_c *DeliveryCreate) SetClaim(v string) *DeliveryCreate {
+	_c.mutation.SetClaim(v)
+	return _c
+}
+
+// SetNillableClaim sets the "claim" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableClaim(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetClaim(*v)
+	}
+	return _c
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (_c *DeliveryCreate) SetClaimedUntil(v time.Time) *DeliveryCreate {
+	_c.mutation.SetClaimedUntil(v)
+	return _c
+}
+
+// SetNillableClaimedUntil sets the "claimed_until" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableClaimedUntil(v *time.Time) *DeliveryCreate {
+	if v != nil {
+		_c.SetClaimedUntil(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *DeliveryCreate) SetID(v string) *DeliveryCreate {
 	_c.mutation.SetID(v)
@@ -318,6 +346,11 @@ func (_c *DeliveryCreate) check() error {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.Claim(); ok {
+		if err := delivery.ClaimValidator(v); err != nil {
+			return &ValidationError{Name: "claim", err: fmt.Errorf(`ent: validator failed for field "Delivery.claim": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := delivery.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Delivery.id": %w`, err)}
@@ -407,6 +440,14 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AttemptLog(); ok {
 		_spec.SetField(delivery.FieldAttemptLog, field.TypeJSON, value)
 		_node.AttemptLog = value
+	}
+	if value, ok := _c.mutation.Claim(); ok {
+		_spec.SetField(delivery.FieldClaim, field.TypeString, value)
+		_node.Claim = value
+	}
+	if value, ok := _c.mutation.ClaimedUntil(); ok {
+		_spec.SetField(delivery.FieldClaimedUntil, field.TypeTime, value)
+		_node.ClaimedUntil = &value
 	}
 	if nodes := _c.mutation.AccountIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -643,6 +684,42 @@ func (u *DeliveryUpsert) ClearAttemptLog() *DeliveryUpsert {
 	return u
 }
 
+// SetClaim sets the "claim" field.
+func (u *DeliveryUpsert) SetClaim(v string) *DeliveryUpsert {
+	u.Set(delivery.FieldClaim, v)
+	return u
+}
+
+// UpdateClaim sets the "claim" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateClaim() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldClaim)
+	return u
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (u *DeliveryUpsert) ClearClaim() *DeliveryUpsert {
+	u.SetNull(delivery.FieldClaim)
+	return u
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (u *DeliveryUpsert) SetClaimedUntil(v time.Time) *DeliveryUpsert {
+	u.Set(delivery.FieldClaimedUntil, v)
+	return u
+}
+
+// UpdateClaimedUntil sets the "claimed_until" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateClaimedUntil() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldClaimedUntil)
+	return u
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (u *DeliveryUpsert) ClearClaimedUntil() *DeliveryUpsert {
+	u.SetNull(delivery.FieldClaimedUntil)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -857,6 +934,48 @@ func (u *DeliveryUpsertOne) UpdateAttemptLog() *DeliveryUpsertOne {
 func (u *DeliveryUpsertOne) ClearAttemptLog() *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearAttemptLog()
+	})
+}
+
+// SetClaim sets the "claim" field.
+func (u *DeliveryUpsertOne) SetClaim(v string) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetClaim(v)
+	})
+}
+
+// UpdateClaim sets the "claim" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateClaim() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateClaim()
+	})
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (u *DeliveryUpsertOne) ClearClaim() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearClaim()
+	})
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (u *DeliveryUpsertOne) SetClaimedUntil(v time.Time) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetClaimedUntil(v)
+	})
+}
+
+// UpdateClaimedUntil sets the "claimed_until" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateClaimedUntil() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateClaimedUntil()
+	})
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (u *DeliveryUpsertOne) ClearClaimedUntil() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearClaimedUntil()
 	})
 }
 
@@ -1241,6 +1360,48 @@ func (u *DeliveryUpsertBulk) UpdateAttemptLog() *DeliveryUpsertBulk {
 func (u *DeliveryUpsertBulk) ClearAttemptLog() *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearAttemptLog()
+	})
+}
+
+// SetClaim sets the "claim" field.
+func (u *DeliveryUpsertBulk) SetClaim(v string) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetClaim(v)
+	})
+}
+
+// UpdateClaim sets the "claim" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateClaim() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateClaim()
+	})
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (u *DeliveryUpsertBulk) ClearClaim() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearClaim()
+	})
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (u *DeliveryUpsertBulk) SetClaimedUntil(v time.Time) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetClaimedUntil(v)
+	})
+}
+
+// UpdateClaimedUntil sets the "claimed_until" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateClaimedUntil() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateClaimedUntil()
+	})
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (u *DeliveryUpsertBulk) ClearClaimedUntil() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearClaimedUntil()
 	})
 }
 

@@ -170,6 +170,46 @@ func (_u *DeliveryUpdate) ClearAttemptLog() *DeliveryUpdate {
 	return _u
 }
 
+// SetClaim sets the "claim" field.
+func (_u *DeliveryUpdate) SetClaim(v string) *DeliveryUpdate {
+	_u.mutation.SetClaim(v)
+	return _u
+}
+
+// SetNillableClaim sets the "claim" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableClaim(v *string) *DeliveryUpdate {
+	if v != nil {
+		_u.SetClaim(*v)
+	}
+	return _u
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (_u *DeliveryUpdate) ClearClaim() *DeliveryUpdate {
+	_u.mutation.ClearClaim()
+	return _u
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (_u *DeliveryUpdate) SetClaimedUntil(v time.Time) *DeliveryUpdate {
+	_u.mutation.SetClaimedUntil(v)
+	return _u
+}
+
+// SetNillableClaimedUntil sets the "claimed_until" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableClaimedUntil(v *time.Time) *DeliveryUpdate {
+	if v != nil {
+		_u.SetClaimedUntil(*v)
+	}
+	return _u
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (_u *DeliveryUpdate) ClearClaimedUntil() *DeliveryUpdate {
+	_u.mutation.ClearClaimedUntil()
+	return _u
+}
+
 // Mutation returns the DeliveryMutation object of the builder.
 func (_u *DeliveryUpdate) Mutation() *DeliveryMutation {
 	return _u.mutation
@@ -232,6 +272,11 @@ func (_u *DeliveryUpdate) check() error {
 	if v, ok := _u.mutation.EventName(); ok {
 		if err := delivery.EventNameValidator(v); err != nil {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Claim(); ok {
+		if err := delivery.ClaimValidator(v); err != nil {
+			return &ValidationError{Name: "claim", err: fmt.Errorf(`ent: validator failed for field "Delivery.claim": %w`, err)}
 		}
 	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
@@ -310,6 +355,18 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.AttemptLogCleared() {
 		_spec.ClearField(delivery.FieldAttemptLog, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Claim(); ok {
+		_spec.SetField(delivery.FieldClaim, field.TypeString, value)
+	}
+	if _u.mutation.ClaimCleared() {
+		_spec.ClearField(delivery.FieldClaim, field.TypeString)
+	}
+	if value, ok := _u.mutation.ClaimedUntil(); ok {
+		_spec.SetField(delivery.FieldClaimedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.ClaimedUntilCleared() {
+		_spec.ClearField(delivery.FieldClaimedUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -472,6 +529,46 @@ func (_u *DeliveryUpdateOne) ClearAttemptLog() *DeliveryUpdateOne {
 	return _u
 }
 
+// SetClaim sets the "claim" field.
+func (_u *DeliveryUpdateOne) SetClaim(v string) *DeliveryUpdateOne {
+	_u.mutation.SetClaim(v)
+	return _u
+}
+
+// SetNillableClaim sets the "claim" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableClaim(v *string) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetClaim(*v)
+	}
+	return _u
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (_u *DeliveryUpdateOne) ClearClaim() *DeliveryUpdateOne {
+	_u.mutation.ClearClaim()
+	return _u
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (_u *DeliveryUpdateOne) SetClaimedUntil(v time.Time) *DeliveryUpdateOne {
+	_u.mutation.SetClaimedUntil(v)
+	return _u
+}
+
+// SetNillableClaimedUntil sets the "claimed_until" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableClaimedUntil(v *time.Time) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetClaimedUntil(*v)
+	}
+	return _u
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (_u *DeliveryUpdateOne) ClearClaimedUntil() *DeliveryUpdateOne {
+	_u.mutation.ClearClaimedUntil()
+	return _u
+}
+
 // Mutation returns the DeliveryMutation object of the builder.
 func (_u *DeliveryUpdateOne) Mutation() *DeliveryMutation {
 	return _u.mutation
@@ -547,6 +644,11 @@ func (_u *DeliveryUpdateOne) check() error {
 	if v, ok := _u.mutation.EventName(); ok {
 		if err := delivery.EventNameValidator(v); err != nil {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Claim(); ok {
+		if err := delivery.ClaimValidator(v); err != nil {
+			return &ValidationError{Name: "claim", err: fmt.Errorf(`ent: validator failed for field "Delivery.claim": %w`, err)}
 		}
 	}
 	if _u.mutation.AccountCleared() && len(_u.mutation.AccountIDs()) > 0 {
@@ -642,6 +744,18 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if _u.mutation.AttemptLogCleared() {
 		_spec.ClearField(delivery.FieldAttemptLog, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Claim(); ok {
+		_spec.SetField(delivery.FieldClaim, field.TypeString, value)
+	}
+	if _u.mutation.ClaimCleared() {
+		_spec.ClearField(delivery.FieldClaim, field.TypeString)
+	}
+	if value, ok := _u.mutation.ClaimedUntil(); ok {
+		_spec.SetField(delivery.FieldClaimedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.ClaimedUntilCleared() {
+		_spec.ClearField(delivery.FieldClaimedUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Delivery{config: _u.config}

@@ -10187,6 +10187,8 @@ type DeliveryMutation struct {
 	sent_at            *time.Time
 	attempt_log        *[]schematype.Attempt
 	appendattempt_log  []schematype.Attempt
+	claim              *string
+	claimed_until      *time.Time
 	clearedFields      map[string]struct{}
 	account            *string
 	clearedaccount     bool
@@ -10872,6 +10874,104 @@ func (m *DeliveryMutation) ResetAttemptLog() {
 	delete(m.clearedFields, delivery.FieldAttemptLog)
 }
 
+// SetClaim sets the "claim" field.
+func (m *DeliveryMutation) SetClaim(s string) {
+	m.claim = &s
+}
+
+// Claim returns the value of the "claim" field in the mutation.
+func (m *DeliveryMutation) Claim() (r string, exists bool) {
+	v := m.claim
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaim returns the old "claim" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldClaim(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaim is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaim requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaim: %w", err)
+	}
+	return oldValue.Claim, nil
+}
+
+// ClearClaim clears the value of the "claim" field.
+func (m *DeliveryMutation) ClearClaim() {
+	m.claim = nil
+	m.clearedFields[delivery.FieldClaim] = struct{}{}
+}
+
+// ClaimCleared returns if the "claim" field was cleared in this mutation.
+func (m *DeliveryMutation) ClaimCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldClaim]
+	return ok
+}
+
+// ResetClaim resets all changes to the "claim" field.
+func (m *DeliveryMutation) ResetClaim() {
+	m.claim = nil
+	delete(m.clearedFields, delivery.FieldClaim)
+}
+
+// SetClaimedUntil sets the "claimed_until" field.
+func (m *DeliveryMutation) SetClaimedUntil(t time.Time) {
+	m.claimed_until = &t
+}
+
+// ClaimedUntil returns the value of the "claimed_until" field in the mutation.
+func (m *DeliveryMutation) ClaimedUntil() (r time.Time, exists bool) {
+	v := m.claimed_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimedUntil returns the old "claimed_until" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldClaimedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimedUntil: %w", err)
+	}
+	return oldValue.ClaimedUntil, nil
+}
+
+// ClearClaimedUntil clears the value of the "claimed_until" field.
+func (m *DeliveryMutation) ClearClaimedUntil() {
+	m.claimed_until = nil
+	m.clearedFields[delivery.FieldClaimedUntil] = struct{}{}
+}
+
+// ClaimedUntilCleared returns if the "claimed_until" field was cleared in this mutation.
+func (m *DeliveryMutation) ClaimedUntilCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldClaimedUntil]
+	return ok
+}
+
+// ResetClaimedUntil resets all changes to the "claimed_until" field.
+func (m *DeliveryMutation) ResetClaimedUntil() {
+	m.claimed_until = nil
+	delete(m.clearedFields, delivery.FieldClaimedUntil)
+}
+
 // ClearAccount clears the "account" edge to the Account entity.
 func (m *DeliveryMutation) ClearAccount() {
 	m.clearedaccount = true
@@ -10987,7 +11087,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 15)
 	if m.created_at != nil {
 		fields = append(fields, delivery.FieldCreatedAt)
 	}
@@ -11027,6 +11127,12 @@ func (m *DeliveryMutation) Fields() []string {
 	if m.attempt_log != nil {
 		fields = append(fields, delivery.FieldAttemptLog)
 	}
+	if m.claim != nil {
+		fields = append(fields, delivery.FieldClaim)
+	}
+	if m.claimed_until != nil {
+		fields = append(fields, delivery.FieldClaimedUntil)
+	}
 	return fields
 }
 
@@ -11061,6 +11167,10 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.SentAt()
 	case delivery.FieldAttemptLog:
 		return m.AttemptLog()
+	case delivery.FieldClaim:
+		return m.Claim()
+	case delivery.FieldClaimedUntil:
+		return m.ClaimedUntil()
 	}
 	return nil, false
 }
@@ -11096,6 +11206,10 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldSentAt(ctx)
 	case delivery.FieldAttemptLog:
 		return m.OldAttemptLog(ctx)
+	case delivery.FieldClaim:
+		return m.OldClaim(ctx)
+	case delivery.FieldClaimedUntil:
+		return m.OldClaimedUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -11196,6 +11310,20 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAttemptLog(v)
 		return nil
+	case delivery.FieldClaim:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaim(v)
+		return nil
+	case delivery.FieldClaimedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimedUntil(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)
 }
@@ -11256,6 +11384,12 @@ func (m *DeliveryMutation) ClearedFields() []string {
 	if m.FieldCleared(delivery.FieldAttemptLog) {
 		fields = append(fields, delivery.FieldAttemptLog)
 	}
+	if m.FieldCleared(delivery.FieldClaim) {
+		fields = append(fields, delivery.FieldClaim)
+	}
+	if m.FieldCleared(delivery.FieldClaimedUntil) {
+		fields = append(fields, delivery.FieldClaimedUntil)
+	}
 	return fields
 }
 
@@ -11284,6 +11418,12 @@ func (m *DeliveryMutation) ClearField(name string) error {
 		return nil
 	case delivery.FieldAttemptLog:
 		m.ClearAttemptLog()
+		return nil
+	case delivery.FieldClaim:
+		m.ClearClaim()
+		return nil
+	case delivery.FieldClaimedUntil:
+		m.ClearClaimedUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery nullable field %s", name)
@@ -11331,6 +11471,12 @@ func (m *DeliveryMutation) ResetField(name string) error {
 		return nil
 	case delivery.FieldAttemptLog:
 		m.ResetAttemptLog()
+		return nil
+	case delivery.FieldClaim:
+		m.ResetClaim()
+		return nil
+	case delivery.FieldClaimedUntil:
+		m.ResetClaimedUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery field %s", name)

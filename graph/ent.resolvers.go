@@ -118,6 +118,12 @@ func (r *queryResolver) TrackEvents(ctx context.Context, after *entgql.Cursor[st
 // Conversion returns generated.ConversionResolver implementation.
 func (r *Resolver) Conversion() generated.ConversionResolver { return &conversionResolver{r} }
 
+// Delivery returns generated.DeliveryResolver implementation.
+func (r *Resolver) Delivery() generated.DeliveryResolver { return &deliveryResolver{r} }
+
+// Destination returns generated.DestinationResolver implementation.
+func (r *Resolver) Destination() generated.DestinationResolver { return &destinationResolver{r} }
+
 // Integration returns generated.IntegrationResolver implementation.
 func (r *Resolver) Integration() generated.IntegrationResolver { return &integrationResolver{r} }
 
@@ -129,6 +135,8 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type (
 	conversionResolver  struct{ *Resolver }
+	deliveryResolver    struct{ *Resolver }
+	destinationResolver struct{ *Resolver }
 	integrationResolver struct{ *Resolver }
 	propertyResolver    struct{ *Resolver }
 	queryResolver       struct{ *Resolver }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/collect"
+	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/graph/generated"
 	"github.com/clickback/clickback/viewer"
@@ -37,6 +38,8 @@ type Config struct {
 	PublicURL     string
 	Introspection bool
 	Logger        *slog.Logger
+	// Destinations seals destination credentials and sends test events.
+	Destinations *destination.Service
 }
 
 // ComplexityLimit bounds the work one operation may ask for.
@@ -59,6 +62,9 @@ func NewHandler(cfg Config) http.Handler {
 		Collector: cfg.Collector,
 		River:     cfg.River,
 		PublicURL: cfg.PublicURL,
+		// testDestination calls an ad platform: no transaction is held
+		// open meanwhile (see the Transactioner below).
+		Destinations: cfg.Destinations,
 	}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
@@ -89,7 +95,7 @@ func NewHandler(cfg Config) http.Handler {
 	// sendTestPostback writes through the postback committer, in its own
 	// transaction: one held open around it would, on SQLite's single
 	// connection, wait on the committer forever.
-	srv.Use(entgql.Transactioner{TxOpener: cfg.Client, SkipTxFunc: entgql.SkipIfHasFields("sendTestPostback")})
+	srv.Use(entgql.Transactioner{TxOpener: cfg.Client, SkipTxFunc: entgql.SkipIfHasFields("sendTestPostback", "testDestination")})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if _, ok := viewer.FromContext(ctx); ok || onlyPublic(ctx) {
 			return next(ctx)

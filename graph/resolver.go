@@ -7,6 +7,7 @@ import (
 
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/collect"
+	"github.com/clickback/clickback/destination"
 )
 
 // Resolver holds what the resolvers hand off to. The ent client is not
@@ -20,4 +21,6 @@ type Resolver struct {
 	Collector *collect.Collector
 	// PublicURL is the base of generated URLs, without a trailing slash.
 	PublicURL string
+	// Destinations seals destination credentials and sends test events.
+	Destinations *destination.Service
 }

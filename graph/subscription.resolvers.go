@@ -7,12 +7,12 @@ package graph
 
 import (
 	"context"
-	"github.com/clickback/clickback/eventlog"
-	"github.com/clickback/clickback/viewer"
 
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/eventlog"
 	"github.com/clickback/clickback/graph/generated"
 	"github.com/clickback/clickback/graph/model"
+	"github.com/clickback/clickback/viewer"
 )
 
 // Health is the resolver for the health field.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/destination"
 )
 
 // Deps is what the workers need.
@@ -44,6 +45,19 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	}
 	if err := river.AddWorkerSafely(workers, &MatchWorker{DB: d.DB, Config: d.Config}); err != nil {
 		return nil, fmt.Errorf("register match worker: %w", err)
+	}
+	// config.Load guarantees a valid encryption key; a hand-built Config
+	// without one (tools, tests of other parts) still gets a client, whose
+	// forward jobs wait, retrying, until the process has a key.
+	dests, err := destination.NewService(d.Config)
+	if err != nil && d.Logger != nil {
+		d.Logger.Warn("forwarding disabled: no valid encryption key", "err", err)
+	}
+	if err := river.AddWorkerSafely(workers, &ForwardWorker{DB: d.DB, Config: d.Config, Destinations: dests, Logger: d.Logger}); err != nil {
+		return nil, fmt.Errorf("register forward worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &StatusWorker{DB: d.DB}); err != nil {
+		return nil, fmt.Errorf("register status worker: %w", err)
 	}
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},

@@ -12,8 +12,11 @@ import (
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/account"
 	"github.com/clickback/clickback/ent/click"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/predicate"
+	"github.com/clickback/clickback/ent/property"
 	"github.com/clickback/clickback/viewer"
 )
 
@@ -37,7 +40,8 @@ const (
 )
 
 // MatchWorker settles a RECEIVED conversion: MATCHED when the account has a
-// Click with its Click ID, NO_MATCH once Config.LateClickWait has passed since
+// Click for it (see find: by Click ID, external id or email, within the
+// attribution window), NO_MATCH once Config.LateClickWait has passed since
 // the conversion was received without one turning up. Until then it snoozes,
 // which River does not count as an attempt.
 //
@@ -69,26 +73,108 @@ func (w *MatchWorker) Work(ctx context.Context, job *river.Job[MatchArgs]) error
 	if conv.Status != conversion.StatusRECEIVED {
 		return nil // settled by an earlier run
 	}
-	if conv.ClickID == "" {
-		return w.settleNoMatch(ctx, conv, "the postback has no Click ID", now)
+	clk, why, err := w.find(ctx, conv, now)
+	if err != nil {
+		return err
 	}
-	clk, err := w.DB.Ent.Click.Query().
-		Where(click.AccountID(job.Args.AccountID), click.ClickID(conv.ClickID)).
-		Only(ctx)
-	switch {
-	case err == nil:
+	if clk != nil {
 		return w.match(ctx, conv, clk, now)
-	case !ent.IsNotFound(err):
-		return fmt.Errorf("look up click: %w", err)
 	}
 	waited := now.Sub(conv.ReceivedAt)
-	if remaining := w.Config.LateClickWait - waited; remaining > 0 {
+	nothingToWaitFor := conv.ClickID == "" && conv.ExternalID == "" && conv.EmailSha256 == ""
+	if remaining := w.Config.LateClickWait - waited; remaining > 0 && !nothingToWaitFor {
 		return river.JobSnooze(min(remaining, max(minMatchSnooze, min(waited/2, maxMatchSnooze))))
 	}
-	return w.settleNoMatch(ctx, conv, fmt.Sprintf(
-		"no visit with Click ID %q was recorded within %s of the postback: check that the tracking tag is on the landing page and that the offer link passes --CLICK-ID-- in the network's sub-id parameter",
-		short(conv.ClickID), w.Config.LateClickWait), now)
+	return w.settleNoMatch(ctx, conv, why, now)
 }
+
+// find looks for the visit conv is attributed to, in order: the Click ID
+// it names; else the visits of the same external (ref) id; else those of
+// the same email (compared as SHA-256). Only visits inside the attribution
+// window count: the property's window, or the account's when the property
+// has none, before the postback (and visits recorded up to LateClickWait
+// after it, which a slow tag may cause). Among several visits of one
+// person, the account's attribution model picks the first or the last.
+// Without a visit, why says what was tried, for the Events Log.
+func (w *MatchWorker) find(ctx context.Context, conv *ent.Conversion, now time.Time) (*ent.Click, string, error) {
+	acc, err := w.DB.Ent.Account.Get(ctx, conv.AccountID)
+	if err != nil {
+		return nil, "", fmt.Errorf("load account: %w", err)
+	}
+	props, err := w.DB.Ent.Property.Query().Where(property.AccountID(conv.AccountID)).All(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("load properties: %w", err)
+	}
+	windows := make(map[string]time.Duration, len(props))
+	widest := days(acc.AttributionWindowDays)
+	for _, p := range props {
+		win := days(acc.AttributionWindowDays)
+		if p.AttributionWindowDays > 0 {
+			win = days(p.AttributionWindowDays)
+		}
+		windows[p.ID] = win
+		widest = max(widest, win)
+	}
+	inWindow := func(c *ent.Click) bool {
+		win, ok := windows[c.PropertyID]
+		if !ok {
+			win = days(acc.AttributionWindowDays)
+		}
+		return !c.CreatedAt.Before(conv.ReceivedAt.Add(-win))
+	}
+	var tried []string
+	if conv.ClickID != "" {
+		clk, err := w.DB.Ent.Click.Query().
+			Where(click.AccountID(conv.AccountID), click.ClickID(conv.ClickID)).
+			First(ctx)
+		switch {
+		case err == nil && inWindow(clk):
+			return clk, "", nil
+		case err == nil:
+			tried = append(tried, fmt.Sprintf("the visit with Click ID %q was %s before the postback, outside the attribution window", short(conv.ClickID), conv.ReceivedAt.Sub(clk.CreatedAt).Round(time.Hour)))
+		case !ent.IsNotFound(err):
+			return nil, "", fmt.Errorf("look up click: %w", err)
+		default:
+			tried = append(tried, fmt.Sprintf("no visit with Click ID %q was recorded within %s of the postback: check that the tracking tag is on the landing page and that the offer link passes --CLICK-ID-- in the network's sub-id parameter", short(conv.ClickID), w.Config.LateClickWait))
+		}
+	} else {
+		tried = append(tried, "the postback has no Click ID")
+	}
+	from, to := conv.ReceivedAt.Add(-widest), conv.ReceivedAt.Add(w.Config.LateClickWait)
+	order := ent.Desc(click.FieldCreatedAt)
+	if acc.AttributionModel == account.AttributionModelFIRST_CLICK {
+		order = ent.Asc(click.FieldCreatedAt)
+	}
+	for _, by := range []struct {
+		name  string
+		value string
+		pred  func(string) predicate.Click
+	}{
+		{"external id", conv.ExternalID, click.ExternalID},
+		{"email", conv.EmailSha256, click.EmailSha256},
+	} {
+		if by.value == "" {
+			continue
+		}
+		clicks, err := w.DB.Ent.Click.Query().
+			Where(click.AccountID(conv.AccountID), by.pred(by.value), click.CreatedAtGTE(from), click.CreatedAtLTE(to)).
+			Order(order, ent.Asc(click.FieldID)).
+			Limit(100).
+			All(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("look up clicks by %s: %w", by.name, err)
+		}
+		for _, c := range clicks {
+			if inWindow(c) {
+				return c, "", nil
+			}
+		}
+		tried = append(tried, "no visit with the same "+by.name+" within the attribution window")
+	}
+	return nil, strings.Join(tried, "; "), nil
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // match runs onMatch in one transaction.
 func (w *MatchWorker) match(ctx context.Context, conv *ent.Conversion, clk *ent.Click, now time.Time) error {
@@ -114,10 +200,11 @@ var errSettled = errors.New("conversion already settled")
 
 // onMatch records, in tx, everything that follows from conv matching clk:
 // the conversion becomes MATCHED with the visit and a snapshot of its
-// attribution. The work that follows a match — a delivery and a forward job
-// per enabled destination — belongs here too, in the same transaction, so
-// that a match is never recorded without it. It returns errSettled when
-// conv is no longer RECEIVED.
+// attribution, and, when it is forwardable (see Forwardable: not while the
+// network says pending), one Delivery and one forward job per enabled
+// destination (PlanDeliveries) — all in the same transaction, so that a
+// match is never recorded without them. It returns errSettled when conv is
+// no longer RECEIVED.
 func onMatch(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Click, now time.Time) error {
 	n, err := tx.Conversion.Update().
 		Where(conversion.ID(conv.ID), conversion.StatusEQ(conversion.StatusRECEIVED)).
@@ -133,7 +220,16 @@ func onMatch(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Cli
 	if n == 0 {
 		return errSettled
 	}
-	return nil
+	matched := *conv
+	matched.Status = conversion.StatusMATCHED
+	if ok, _ := Forwardable(&matched); !ok {
+		return nil
+	}
+	args, err := PlanDeliveries(ctx, tx.Client(), &matched, false)
+	if err != nil {
+		return err
+	}
+	return insertJobs(ctx, tx, args)
 }
 
 // settleNoMatch marks conv NO_MATCH with reason, unless it was settled

@@ -18,6 +18,7 @@ import (
 	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/graph"
 	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/visit"
@@ -64,6 +65,11 @@ func New(d Deps) http.Handler {
 	collector := collect.New(collect.Deps{DB: d.DB, River: d.River, Logger: d.Logger, Options: d.Collect})
 	mux.Handle("GET /{accountKey}/collect/{integrationSlug}", collector)
 	mux.Handle("POST /{accountKey}/collect/{integrationSlug}", collector)
+	dests, err := destination.NewService(d.Config)
+	if err != nil {
+		// config.Load checks the keys; only a hand-built Config gets here.
+		d.Logger.Error("destinations unavailable: bad encryption key", "err", err)
+	}
 	gql := graph.NewHandler(graph.Config{
 		Collector:     collector,
 		Client:        d.DB.Ent,
@@ -72,6 +78,7 @@ func New(d Deps) http.Handler {
 		PublicURL:     d.Config.PublicURL,
 		Introspection: d.Config.Introspection,
 		Logger:        d.Logger,
+		Destinations:  dests,
 	})
 	mux.Handle("/graphql", limitBody(maxGraphQLBody, gql))
 	visits := d.Visits

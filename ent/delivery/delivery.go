@@ -44,6 +44,10 @@ const (
 	FieldSentAt = "sent_at"
 	// FieldAttemptLog holds the string denoting the attempt_log field in the database.
 	FieldAttemptLog = "attempt_log"
+	// FieldClaim holds the string denoting the claim field in the database.
+	FieldClaim = "claim"
+	// FieldClaimedUntil holds the string denoting the claimed_until field in the database.
+	FieldClaimedUntil = "claimed_until"
 	// EdgeAccount holds the string denoting the account edge name in mutations.
 	EdgeAccount = "account"
 	// EdgeConversion holds the string denoting the conversion edge name in mutations.
@@ -91,6 +95,8 @@ var Columns = []string{
 	FieldLastAttemptAt,
 	FieldSentAt,
 	FieldAttemptLog,
+	FieldClaim,
+	FieldClaimedUntil,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -127,6 +133,8 @@ var (
 	EventIDValidator func(string) error
 	// EventNameValidator is a validator for the "event_name" field. It is called by the builders before save.
 	EventNameValidator func(string) error
+	// ClaimValidator is a validator for the "claim" field. It is called by the builders before save.
+	ClaimValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -227,6 +235,16 @@ func ByLastAttemptAt(opts ...sql.OrderTermOption) OrderOption {
 // BySentAt orders the results by the sent_at field.
 func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSentAt, opts...).ToFunc()
+}
+
+// ByClaim orders the results by the claim field.
+func ByClaim(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaim, opts...).ToFunc()
+}
+
+// ByClaimedUntil orders the results by the claimed_until field.
+func ByClaimedUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClaimedUntil, opts...).ToFunc()
 }
 
 // ByAccountField orders the results by account field.

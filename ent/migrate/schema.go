@@ -329,6 +329,8 @@ var (
 		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 		{Name: "attempt_log", Type: field.TypeJSON, Nullable: true},
+		{Name: "claim", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
 		{Name: "account_id", Type: field.TypeString, Size: 64},
 		{Name: "conversion_id", Type: field.TypeString, Size: 64},
 		{Name: "destination_id", Type: field.TypeString, Size: 64},
@@ -341,19 +343,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deliveries_accounts_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[11]},
+				Columns:    []*schema.Column{DeliveriesColumns[13]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_conversions_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[12]},
+				Columns:    []*schema.Column{DeliveriesColumns[14]},
 				RefColumns: []*schema.Column{ConversionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_destinations_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[13]},
+				Columns:    []*schema.Column{DeliveriesColumns[15]},
 				RefColumns: []*schema.Column{DestinationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -362,17 +364,17 @@ var (
 			{
 				Name:    "delivery_account_id_conversion_id_destination_id",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[11], DeliveriesColumns[12], DeliveriesColumns[13]},
+				Columns: []*schema.Column{DeliveriesColumns[13], DeliveriesColumns[14], DeliveriesColumns[15]},
 			},
 			{
 				Name:    "delivery_account_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[11], DeliveriesColumns[3], DeliveriesColumns[1]},
+				Columns: []*schema.Column{DeliveriesColumns[13], DeliveriesColumns[3], DeliveriesColumns[1]},
 			},
 			{
-				Name:    "delivery_destination_id",
+				Name:    "delivery_destination_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[13]},
+				Columns: []*schema.Column{DeliveriesColumns[15], DeliveriesColumns[3], DeliveriesColumns[1]},
 			},
 		},
 	}

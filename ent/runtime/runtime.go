@@ -779,6 +779,10 @@ func init() {
 	deliveryDescEventName := deliveryFields[6].Descriptor()
 	// delivery.EventNameValidator is a validator for the "event_name" field. It is called by the builders before save.
 	delivery.EventNameValidator = deliveryDescEventName.Validators[0].(func(string) error)
+	// deliveryDescClaim is the schema descriptor for claim field.
+	deliveryDescClaim := deliveryFields[10].Descriptor()
+	// delivery.ClaimValidator is a validator for the "claim" field. It is called by the builders before save.
+	delivery.ClaimValidator = deliveryDescClaim.Validators[0].(func(string) error)
 	// deliveryDescID is the schema descriptor for id field.
 	deliveryDescID := deliveryMixinFields0[0].Descriptor()
 	// delivery.DefaultID holds the default value on creation for the id field.

@@ -36,6 +36,16 @@ func (Delivery) Fields() []ent.Field {
 		field.Time("last_attempt_at").Optional().Nillable(),
 		field.Time("sent_at").Optional().Nillable(),
 		field.JSON("attempt_log", []schematype.Attempt{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("claim").
+			Comment("The forward job sending this delivery right now (a random token), so no other job sends it meanwhile.").
+			Optional().
+			MaxLen(64).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("claimed_until").
+			Comment("When claim lapses: a job that died mid-send gives the delivery back after this.").
+			Optional().
+			Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -52,7 +62,9 @@ func (Delivery) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("account_id", "conversion_id", "destination_id").Unique(),
 		index.Fields("account_id", "status", "created_at"),
-		index.Fields("destination_id"),
+		// The forward job's batching looks for other PENDING deliveries of
+		// its destination.
+		index.Fields("destination_id", "status", "created_at"),
 	}
 }
 

@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/destination"
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/delivery"
+	entdest "github.com/clickback/clickback/ent/destination"
+	"github.com/clickback/clickback/ent/schema/pulid"
+)
+
+// Network statuses (postback.Status), as the collect endpoint stores them
+// in Conversion.network_status.
+const (
+	networkPending  = "PENDING"
+	networkRejected = "REJECTED"
+	networkReversed = "REVERSED"
+)
+
+// Forwardable reports whether a conversion is to be forwarded now, and if
+// not, why. Only MATCHED conversions are; of those, the ones the network
+// marked pending wait for a later postback approving them, and rejected or
+// reversed ones are never forwarded. Any other status word (approved, an
+// unknown word, none at all) forwards: most networks only ever send
+// approved conversions and say nothing.
+func Forwardable(c *ent.Conversion) (bool, string) {
+	if c.Status != conversion.StatusMATCHED {
+		return false, fmt.Sprintf("only MATCHED conversions are forwarded; this one is %s", c.Status)
+	}
+	switch strings.ToUpper(c.NetworkStatus) {
+	case networkPending:
+		return false, "the network reported it pending: it is forwarded once a postback approves it"
+	case networkRejected, networkReversed:
+		return false, fmt.Sprintf("the network reported it %s: it is not forwarded", strings.ToLower(c.NetworkStatus))
+	}
+	return true, ""
+}
+
+// PlanDeliveries writes, with client (a transaction's client), one
+// Delivery per enabled destination of conv's account that conv has none
+// for yet — PENDING when the destination's event mapping covers conv's
+// event, SKIPPED with why otherwise — and returns one forward job per
+// PENDING delivery, for the caller to insert in the same transaction.
+//
+// With retry, deliveries that already exist and are FAILED or SKIPPED go
+// back to PENDING with a new job and a new series of attempts (the attempt
+// log goes on), unless the mapping still skips them. SENT and PENDING deliveries are
+// never touched: nothing is sent twice, and a PENDING one has its job.
+//
+// The caller checks Forwardable first.
+func PlanDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversion, retry bool) ([]river.InsertManyParams, error) {
+	dests, err := client.Destination.Query().
+		Where(entdest.AccountID(conv.AccountID), entdest.Enabled(true)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list destinations: %w", err)
+	}
+	if len(dests) == 0 {
+		return nil, nil
+	}
+	existing, err := client.Delivery.Query().
+		Where(delivery.AccountID(conv.AccountID), delivery.ConversionID(conv.ID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	byDest := make(map[string]*ent.Delivery, len(existing))
+	for _, d := range existing {
+		byDest[d.DestinationID] = d
+	}
+	var (
+		creates []*ent.DeliveryCreate
+		args    []river.InsertManyParams
+	)
+	for _, dst := range dests {
+		platformEvent, ok, why := destination.Map(dst.Kind, dst.EventMapping, conv.EventName)
+		if conv.Test {
+			ok, why = false, "a test postback is not forwarded to the ad platforms"
+		}
+		old := byDest[dst.ID]
+		switch {
+		case old == nil:
+			id := pulid.New("dlv")
+			c := client.Delivery.Create().
+				SetID(id).
+				SetAccountID(conv.AccountID).
+				SetConversionID(conv.ID).
+				SetDestinationID(dst.ID).
+				SetEventID(conv.ID).
+				SetEventName(platformEvent)
+			if ok {
+				args = append(args, river.InsertManyParams{Args: ForwardArgs{DeliveryID: id, AccountID: conv.AccountID}})
+			} else {
+				c.SetStatus(delivery.StatusSKIPPED).SetLastError(why)
+			}
+			creates = append(creates, c)
+		case !retry || old.Status == delivery.StatusSENT || old.Status == delivery.StatusPENDING:
+		case !ok:
+			if err := client.Delivery.UpdateOne(old).SetStatus(delivery.StatusSKIPPED).SetLastError(why).Exec(ctx); err != nil {
+				return nil, fmt.Errorf("skip delivery: %w", err)
+			}
+		default:
+			if err := client.Delivery.UpdateOne(old).
+				SetStatus(delivery.StatusPENDING).
+				SetEventName(platformEvent).
+				SetAttempts(0).
+				ClearLastError().
+				ClearClaim().
+				ClearClaimedUntil().
+				Exec(ctx); err != nil {
+				return nil, fmt.Errorf("retry delivery: %w", err)
+			}
+			args = append(args, river.InsertManyParams{Args: ForwardArgs{DeliveryID: old.ID, AccountID: conv.AccountID}})
+		}
+	}
+	if len(creates) > 0 {
+		if err := client.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("create deliveries: %w", err)
+		}
+	}
+	return args, nil
+}
+
+// RetryDelivery sends a FAILED delivery again, as a new series of
+// attempts, with a forward job inserted through rc in the transaction of
+// client (the API's mutation transaction). Other statuses are refused: a
+// SENT delivery is never sent twice, a PENDING one is on its way, and a
+// SKIPPED one is replayed with its conversion (ReplayConversion), which
+// looks at the event mapping again.
+func RetryDelivery(ctx context.Context, client *ent.Client, rc *river.Client[*sql.Tx], id string) (*ent.Delivery, error) {
+	d, err := client.Delivery.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status != delivery.StatusFAILED {
+		return nil, &auth.InputError{Msg: fmt.Sprintf("only FAILED deliveries can be retried; this one is %s", d.Status)}
+	}
+	conv, err := client.Conversion.Get(ctx, d.ConversionID)
+	if err != nil {
+		return nil, err
+	}
+	if ok, why := Forwardable(conv); !ok {
+		return nil, &auth.InputError{Msg: "the conversion is not forwarded: " + why}
+	}
+	n, err := client.Delivery.Update().
+		Where(delivery.ID(d.ID), delivery.StatusEQ(delivery.StatusFAILED)).
+		SetStatus(delivery.StatusPENDING).
+		SetAttempts(0).
+		ClearLastError().
+		ClearClaim().
+		ClearClaimedUntil().
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("retry delivery: %w", err)
+	}
+	if n == 0 {
+		return nil, &auth.InputError{Msg: "the delivery changed meanwhile; reload it"}
+	}
+	if err := insertWith(ctx, client, rc, []river.InsertManyParams{{Args: ForwardArgs{DeliveryID: d.ID, AccountID: d.AccountID}}}); err != nil {
+		return nil, err
+	}
+	return client.Delivery.Get(ctx, d.ID)
+}
+
+// ReplayConversion forwards a conversion again (see PlanDeliveries with
+// retry): FAILED and SKIPPED deliveries are tried again and destinations
+// added since its match get one; SENT ones are left alone. The conversion
+// must be forwardable: MATCHED, and not pending, rejected or reversed.
+func ReplayConversion(ctx context.Context, client *ent.Client, rc *river.Client[*sql.Tx], id string) (*ent.Conversion, error) {
+	conv, err := client.Conversion.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, why := Forwardable(conv); !ok {
+		return nil, &auth.InputError{Msg: "the conversion is not forwarded: " + why}
+	}
+	args, err := PlanDeliveries(ctx, client, conv, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertWith(ctx, client, rc, args); err != nil {
+		return nil, err
+	}
+	return conv, nil
+}
+
+// insertWith inserts jobs through rc in the transaction of client.
+func insertWith(ctx context.Context, client *ent.Client, rc *river.Client[*sql.Tx], args []river.InsertManyParams) error {
+	if len(args) == 0 {
+		return nil
+	}
+	tx, ok := client.SQLTx()
+	if !ok {
+		return errors.New("forward jobs must be inserted in a transaction")
+	}
+	if _, err := rc.InsertManyFastTx(ctx, tx, args); err != nil {
+		return fmt.Errorf("insert forward jobs: %w", err)
+	}
+	return nil
+}

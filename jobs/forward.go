@@ -1,0 +1,404 @@
+package jobs
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/clickback/clickback/capi"
+	"github.com/clickback/clickback/config"
+	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/destination"
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/ent/delivery"
+	"github.com/clickback/clickback/ent/schema/schematype"
+	"github.com/clickback/clickback/viewer"
+)
+
+// ForwardArgs asks for one Delivery to be sent to its destination. It is
+// inserted in the transaction that creates (or re-arms) the delivery.
+type ForwardArgs struct {
+	DeliveryID string `json:"delivery_id"`
+	AccountID  string `json:"account_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ForwardArgs) Kind() string { return "forward" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts. River's own attempt
+// bound is above the delivery's (MaxDeliveryAttempts): a delivery is
+// FAILED by the worker when its platform attempts run out, and River's
+// bound only catches a job failing for other reasons (the database) forever.
+func (ForwardArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 2 * MaxDeliveryAttempts}
+}
+
+// Retry policy of deliveries. The first retry waits DefaultDeliveryRetryBase
+// (Config.DeliveryRetryBase when set), each next one twice as long, up to
+// maxRetryFactor times the base: 30 s, 1, 2, 4, 8, 16, 32 min, then hourly.
+// After MaxDeliveryAttempts platform attempts (about seven hours of trying)
+// the delivery is FAILED; retryDelivery starts a new series.
+const (
+	DefaultDeliveryRetryBase = 30 * time.Second
+	MaxDeliveryAttempts      = 14
+	maxRetryFactor           = 120
+	// maxPlatformWait bounds a wait a platform asks for (Retry-After, or
+	// Google Ads' six hours for TOO_RECENT_*).
+	maxPlatformWait = 7 * time.Hour
+	// claimFor is how long a forward job owns the deliveries it sends: past
+	// JobTimeout, so a live job never loses them, and short, so those of a
+	// job that died go back to PENDING within minutes.
+	claimFor = JobTimeout + time.Minute
+	// maxAttemptLog bounds the attempts kept on a delivery; the count in
+	// attempts goes on.
+	maxAttemptLog = 20
+	// maxLastError bounds Delivery.last_error (the column's limit).
+	maxLastError = 2048
+)
+
+// ForwardWorker sends a PENDING Delivery to its destination through capi
+// and records the attempt on it: SENT when the platform has the event (a
+// Google Ads duplicate counts: an earlier upload landed), SKIPPED when the
+// event does not apply to the platform, FAILED with the platform's message
+// when it refused the event for good; when the failure may pass (network,
+// timeout, 5xx, 429, the platforms' transient codes) the delivery stays
+// PENDING and the job returns an error, so River retries it with the
+// backoff of NextRetry, or snoozes for the wait the platform asked for.
+//
+// It never sends a delivery twice: a job finds its delivery SENT (a job
+// rescued after it had finished, a repeat) and ends; and before sending it
+// claims the delivery with a token the result is recorded against, so two
+// jobs can never send the same delivery at the same time.
+//
+// Batching: when it sends, it also claims other PENDING deliveries of the
+// same destination and event that were never attempted, up to the
+// platform's batch size (destination.MaxBatch), and sends them in the same
+// request. Under a backlog, one request then carries hundreds of
+// conversions; their own jobs later find them SENT. Only fresh deliveries
+// are taken so that a platform outage does not burn the retry budget of
+// the deliveries already waiting out their backoff.
+type ForwardWorker struct {
+	river.WorkerDefaults[ForwardArgs]
+	DB           *database.DB
+	Config       config.Config
+	Destinations *destination.Service
+	Logger       *slog.Logger
+	// now is the clock; nil means time.Now.
+	now func() time.Time
+}
+
+func (w *ForwardWorker) clock() time.Time {
+	if w.now != nil {
+		return w.now()
+	}
+	return time.Now()
+}
+
+func (w *ForwardWorker) retryBase() time.Duration {
+	if w.Config.DeliveryRetryBase > 0 {
+		return w.Config.DeliveryRetryBase
+	}
+	return DefaultDeliveryRetryBase
+}
+
+// NextRetry implements river.Worker: exponential from the retry base,
+// capped, with ±10% jitter so a recovered platform is not hit by every
+// waiting job in the same second.
+func (w *ForwardWorker) NextRetry(job *river.Job[ForwardArgs]) time.Time {
+	base := w.retryBase()
+	wait := base * time.Duration(1<<min(max(job.Attempt-1, 0), 7))
+	wait = min(wait, base*maxRetryFactor)
+	wait += time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
+	return time.Now().Add(wait)
+}
+
+// errClaimed means another job is sending the delivery right now.
+var errClaimed = errors.New("delivery claimed by another job")
+
+// Work implements river.Worker.
+func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) error {
+	if w.Destinations == nil {
+		return errors.New("forwarding is disabled: the process has no valid encryption key")
+	}
+	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
+	now := w.clock()
+	d, err := w.DB.Ent.Delivery.Query().
+		Where(delivery.ID(job.Args.DeliveryID)).
+		WithDestination().
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil // deleted with its destination or integration
+	}
+	if err != nil {
+		return fmt.Errorf("load delivery: %w", err)
+	}
+	if d.Status != delivery.StatusPENDING {
+		return nil // sent in a batch, by an earlier run, or settled otherwise
+	}
+	dst := d.Edges.Destination
+	token := newClaimToken()
+	claimed, err := w.claim(ctx, []string{d.ID}, token, now)
+	if err != nil {
+		return err
+	}
+	if claimed == 0 {
+		// Another job holds it (a batch in flight): look again shortly,
+		// when it will most likely be SENT. A snooze is not an attempt.
+		return river.JobSnooze(time.Second + time.Duration(rand.Int64N(int64(time.Second))))
+	}
+	if !dst.Enabled {
+		return w.settleAll(ctx, token, []*ent.Delivery{d}, skippedOutcome(d.EventID, "the destination is disabled"), now)
+	}
+	batch := []*ent.Delivery{d}
+	if n := destination.MaxBatch(dst.Kind); n > 1 {
+		more, err := w.claimMore(ctx, d, token, n-1, now)
+		if err != nil {
+			w.release(ctx, token)
+			return err
+		}
+		batch = append(batch, more...)
+	}
+	convs, err := w.conversions(ctx, batch)
+	if err != nil {
+		w.release(ctx, token)
+		return err
+	}
+	creds, err := w.Destinations.Open(dst)
+	if err != nil {
+		return w.settleAll(ctx, token, batch, failedOutcome(err.Error()), now)
+	}
+	if w.Destinations.Stale(dst) {
+		if err := w.Destinations.Reseal(ctx, w.DB.Ent, dst); err != nil {
+			w.log().WarnContext(ctx, "could not seal destination credentials with the current key", "destination", dst.ID, "err", err)
+		}
+	}
+	if dst.Kind == destination.KindGoogleAds && digitsOnly(d.EventName) {
+		creds.GoogleAds.ConversionActionID = d.EventName
+	}
+	events := make([]capi.Event, len(batch))
+	for i, dl := range batch {
+		events[i] = BuildEvent(dl, convs[dl.ConversionID])
+	}
+	res := w.Destinations.Clients.Send(ctx, creds, events)
+	own, err := w.record(ctx, token, batch, res.Outcomes, w.clock())
+	if err != nil {
+		return err
+	}
+	return w.verdict(own, d)
+}
+
+// verdict turns the outcome of the job's own delivery into River's terms.
+func (w *ForwardWorker) verdict(o capi.Outcome, d *ent.Delivery) error {
+	if o.Delivered() || o.Err == nil || !o.Err.Retryable || d.Attempts+1 >= MaxDeliveryAttempts {
+		return nil
+	}
+	if wait := min(o.Err.RetryAfter, maxPlatformWait); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return fmt.Errorf("delivery %s: %w", d.ID, o.Err)
+}
+
+// claim takes the deliveries ids that are PENDING and not claimed by a live
+// job, marking them with token; it returns how many it took.
+func (w *ForwardWorker) claim(ctx context.Context, ids []string, token string, now time.Time) (int, error) {
+	n, err := w.DB.Ent.Delivery.Update().
+		Where(
+			delivery.IDIn(ids...),
+			delivery.StatusEQ(delivery.StatusPENDING),
+			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+		).
+		SetClaim(token).
+		SetClaimedUntil(now.Add(claimFor)).
+		Save(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return n, nil
+}
+
+// claimMore claims up to n other fresh PENDING deliveries of d's
+// destination and event, oldest first, for the same request.
+func (w *ForwardWorker) claimMore(ctx context.Context, d *ent.Delivery, token string, n int, now time.Time) ([]*ent.Delivery, error) {
+	ids, err := w.DB.Ent.Delivery.Query().
+		Where(
+			delivery.DestinationID(d.DestinationID),
+			delivery.StatusEQ(delivery.StatusPENDING),
+			delivery.Attempts(0),
+			delivery.EventName(d.EventName),
+			delivery.IDNEQ(d.ID),
+			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+		).
+		Order(ent.Asc(delivery.FieldCreatedAt)).
+		Limit(n).
+		IDs(ctx)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	if _, err := w.claim(ctx, ids, token, now); err != nil {
+		return nil, err
+	}
+	return w.DB.Ent.Delivery.Query().
+		Where(delivery.Claim(token), delivery.IDNEQ(d.ID), delivery.StatusEQ(delivery.StatusPENDING)).
+		All(ctx)
+}
+
+// release gives up the claim of token without recording an attempt.
+func (w *ForwardWorker) release(ctx context.Context, token string) {
+	if err := w.DB.Ent.Delivery.Update().
+		Where(delivery.Claim(token)).
+		ClearClaim().
+		ClearClaimedUntil().
+		Exec(context.WithoutCancel(ctx)); err != nil {
+		w.log().WarnContext(ctx, "could not release deliveries; they return when the claim lapses", "err", err)
+	}
+}
+
+// conversions loads the conversions of batch with their visits.
+func (w *ForwardWorker) conversions(ctx context.Context, batch []*ent.Delivery) (map[string]*ent.Conversion, error) {
+	ids := make([]string, 0, len(batch))
+	for _, d := range batch {
+		ids = append(ids, d.ConversionID)
+	}
+	convs, err := w.DB.Ent.Conversion.Query().
+		Where(conversion.IDIn(ids...)).
+		WithVisit().
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load conversions: %w", err)
+	}
+	out := make(map[string]*ent.Conversion, len(convs))
+	for _, c := range convs {
+		out[c.ID] = c
+	}
+	return out, nil
+}
+
+// settleAll records the same outcome for every delivery of batch.
+func (w *ForwardWorker) settleAll(ctx context.Context, token string, batch []*ent.Delivery, o capi.Outcome, now time.Time) error {
+	outcomes := make([]capi.Outcome, len(batch))
+	for i, d := range batch {
+		outcomes[i] = o
+		outcomes[i].EventID = d.EventID
+	}
+	_, err := w.record(ctx, token, batch, outcomes, now)
+	return err
+}
+
+// record writes each outcome to its delivery, in one transaction, and
+// releases the claim. It returns the outcome of batch[0], the job's own.
+// The writes are conditional on the claim: a job that lost it (it ran past
+// claimFor) records nothing and says so.
+func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.Delivery, outcomes []capi.Outcome, now time.Time) (capi.Outcome, error) {
+	if len(outcomes) != len(batch) {
+		return capi.Outcome{}, fmt.Errorf("capi returned %d outcomes for %d events", len(outcomes), len(batch))
+	}
+	// The platform's answer must be recorded even if the job's context
+	// ends now: the request went out.
+	ctx = context.WithoutCancel(ctx)
+	tx, err := w.DB.Ent.Tx(ctx)
+	if err != nil {
+		return capi.Outcome{}, fmt.Errorf("begin recording deliveries: %w", err)
+	}
+	for i, d := range batch {
+		upd := applyOutcome(tx.Delivery.Update().Where(delivery.ID(d.ID), delivery.Claim(token)), d, outcomes[i], now)
+		n, err := upd.Save(ctx)
+		if err != nil {
+			_ = tx.Rollback()
+			return capi.Outcome{}, fmt.Errorf("record delivery %s: %w", d.ID, err)
+		}
+		if n == 0 {
+			w.log().WarnContext(ctx, "delivery claim lapsed before its result was recorded", "delivery", d.ID)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return capi.Outcome{}, fmt.Errorf("commit deliveries: %w", err)
+	}
+	return outcomes[0], nil
+}
+
+// applyOutcome sets on upd what outcome o means for delivery d.
+func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, now time.Time) *ent.DeliveryUpdate {
+	attempt := schematype.Attempt{At: now, StatusCode: o.StatusCode, Response: o.Response}
+	if o.Err != nil {
+		attempt.Error = o.Err.Error()
+		if attempt.StatusCode == 0 {
+			attempt.StatusCode = o.Err.StatusCode
+		}
+		if attempt.Response == "" {
+			attempt.Response = o.Err.Response
+		}
+	}
+	attempts := d.Attempts + 1
+	log := append(d.AttemptLog, attempt)
+	if len(log) > maxAttemptLog {
+		log = log[len(log)-maxAttemptLog:]
+	}
+	upd.SetAttempts(attempts).SetAttemptLog(log).SetLastAttemptAt(now).ClearClaim().ClearClaimedUntil()
+	switch {
+	case o.Delivered():
+		upd.SetStatus(delivery.StatusSENT).SetSentAt(now)
+		if o.Duplicate {
+			upd.SetLastError("the platform already had this conversion (an earlier upload landed): counted as sent")
+		} else {
+			upd.ClearLastError()
+		}
+	case errors.Is(o.Err, capi.ErrSkipped):
+		upd.SetStatus(delivery.StatusSKIPPED).SetLastError(cutError(o.Err.Message))
+	case o.Err.Retryable && attempts < MaxDeliveryAttempts:
+		upd.SetLastError(cutError(o.Err.Error()))
+	case o.Err.Retryable:
+		upd.SetStatus(delivery.StatusFAILED).SetLastError(cutError(fmt.Sprintf("gave up after %d attempts: %s", attempts, o.Err.Error())))
+	default:
+		upd.SetStatus(delivery.StatusFAILED).SetLastError(cutError(o.Err.Error()))
+	}
+	return upd
+}
+
+func skippedOutcome(eventID, why string) capi.Outcome {
+	return capi.Outcome{EventID: eventID, Err: &capi.Error{Code: "skipped", Message: why, Err: capi.ErrSkipped}}
+}
+
+func failedOutcome(why string) capi.Outcome {
+	return capi.Outcome{Err: &capi.Error{Code: "credentials", Message: why, Err: capi.ErrCredentials}}
+}
+
+func (w *ForwardWorker) log() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+func newClaimToken() string {
+	b := make([]byte, 16)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func digitsOnly(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func cutError(s string) string {
+	if len(s) > maxLastError {
+		s = s[:maxLastError-3]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
