@@ -55,6 +55,12 @@ type Config struct {
 	// means the production default. It is not read from the environment:
 	// tests shorten it to watch retries happen.
 	DeliveryRetryBase time.Duration
+	// JobTimeout cancels a River job running longer than it
+	// (CLICKBACK_JOB_TIMEOUT, default 1m); JobRescueAfter is how long a job
+	// whose process died stays running before it is rescued and run again
+	// (CLICKBACK_JOB_RESCUE_AFTER, default 2m, at least JobTimeout). Zero
+	// means the default (jobs.JobTimeout, jobs.RescueAfter).
+	JobTimeout, JobRescueAfter time.Duration
 }
 
 // Platforms holds the operator's ad platform API base URLs.
@@ -115,6 +121,12 @@ func load(getenv func(string) string) (Config, error) {
 	var err error
 	if c.LateClickWait, err = time.ParseDuration(get("CLICKBACK_LATE_CLICK_WAIT", "10m")); err != nil || c.LateClickWait < 0 {
 		return c, fmt.Errorf("CLICKBACK_LATE_CLICK_WAIT must be a Go duration such as 10m: %q", getenv("CLICKBACK_LATE_CLICK_WAIT"))
+	}
+	if c.JobTimeout, err = time.ParseDuration(get("CLICKBACK_JOB_TIMEOUT", "1m")); err != nil || c.JobTimeout <= 0 {
+		return c, fmt.Errorf("CLICKBACK_JOB_TIMEOUT must be a positive Go duration such as 1m: %q", getenv("CLICKBACK_JOB_TIMEOUT"))
+	}
+	if c.JobRescueAfter, err = time.ParseDuration(get("CLICKBACK_JOB_RESCUE_AFTER", "2m")); err != nil || c.JobRescueAfter < c.JobTimeout {
+		return c, fmt.Errorf("CLICKBACK_JOB_RESCUE_AFTER must be a Go duration such as 2m, at least CLICKBACK_JOB_TIMEOUT: %q", getenv("CLICKBACK_JOB_RESCUE_AFTER"))
 	}
 	switch get("CLICKBACK_GRAPHQL_INTROSPECTION", "true") {
 	case "true", "1", "yes":

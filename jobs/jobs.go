@@ -4,6 +4,7 @@
 package jobs
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,8 @@ type Deps struct {
 // Timeouts of River's own machinery. A job running longer than JobTimeout
 // is cancelled; one whose process died is rescued after RescueAfter, so an
 // interrupted job runs again within minutes, not River's default hour.
+// These are the defaults; CLICKBACK_JOB_TIMEOUT and CLICKBACK_JOB_RESCUE_AFTER
+// (Config.JobTimeout, Config.JobRescueAfter) change them.
 const (
 	JobTimeout  = time.Minute
 	RescueAfter = 2 * time.Minute
@@ -62,8 +65,8 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
 		Workers:              workers,
-		JobTimeout:           JobTimeout,
-		RescueStuckJobsAfter: RescueAfter,
+		JobTimeout:           cmp.Or(d.Config.JobTimeout, JobTimeout),
+		RescueStuckJobsAfter: max(cmp.Or(d.Config.JobRescueAfter, RescueAfter), cmp.Or(d.Config.JobTimeout, JobTimeout)),
 		Middleware:           []rivertype.Middleware{&jobMetrics{}},
 		Logger:               d.Logger,
 		PeriodicJobs: []*river.PeriodicJob{
