@@ -333,7 +333,13 @@ func (h *tagHandler) serveIngest(w http.ResponseWriter, r *http.Request) {
 		Events:   b.Events,
 	})
 	if err != nil {
-		h.logger.ErrorContext(ctx, "tag events not recorded", "property", key, "err", err)
+		if ctx.Err() != nil {
+			// The browser left before the commit; a queued batch is still
+			// written, there is merely nobody left to tell.
+			h.logger.InfoContext(ctx, "tag client gone before the commit", "property", key, "err", err)
+		} else {
+			h.logger.ErrorContext(ctx, "tag events not recorded", "property", key, "err", err)
+		}
 		writeJSONError(w, http.StatusServiceUnavailable, "events not recorded, try again")
 		return
 	}
