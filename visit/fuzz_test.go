@@ -1,12 +1,11 @@
 package visit
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"entgo.io/ent/dialect"
 
 	"github.com/clickback/clickback/tag"
 )
@@ -54,29 +53,40 @@ func FuzzRows(f *testing.F) {
 				check("prop "+k, v, propSize)
 			}
 		}
-		for _, d := range []string{dialect.Postgres, dialect.SQLite} {
-			if len(clicks) > 0 {
-				q, args := clickInsert(d, clicks)
-				if n := placeholders(d, q); n != len(args) {
-					t.Fatalf("%s click insert: %d placeholders, %d args", d, n, len(args))
-				}
+		if len(clicks) > 0 {
+			q, args := clickInsert(clicks)
+			if n := strings.Count(q, "?"); n != len(args) {
+				t.Fatalf("click insert: %d placeholders, %d args", n, len(args))
 			}
-			if len(events) > 0 {
-				q, args, err := eventInsert(d, events)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n := placeholders(d, q); n != len(args) {
-					t.Fatalf("%s event insert: %d placeholders, %d args", d, n, len(args))
-				}
+			checkArrays(t, "clicks", pgClickInsert, pgClickArgs(clicks), len(clicks))
+		}
+		if len(events) > 0 {
+			q, args, err := eventInsert(events)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if n := strings.Count(q, "?"); n != len(args) {
+				t.Fatalf("event insert: %d placeholders, %d args", n, len(args))
+			}
+			pg, err := pgEventArgs(events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkArrays(t, "events", pgEventInsert, pg, len(events))
 		}
 	})
 }
 
-func placeholders(d, q string) int {
-	if d == dialect.Postgres {
-		return strings.Count(q, "$")
+// checkArrays: one array of n values per parameter of the PostgreSQL
+// statement.
+func checkArrays(t *testing.T, what, q string, args []any, n int) {
+	t.Helper()
+	if p := strings.Count(q, "[]"); p != len(args) {
+		t.Fatalf("%s: %d parameters, %d arrays", what, p, len(args))
 	}
-	return strings.Count(q, "?")
+	for i, a := range args {
+		if l := reflect.ValueOf(a).Len(); l != n {
+			t.Fatalf("%s: array %d holds %d values for %d rows", what, i, l, n)
+		}
+	}
 }

@@ -99,8 +99,7 @@ func (r *Recorder) Record(ctx context.Context, b *Batch) error {
 // groupcommit.ErrClosed afterwards.
 func (r *Recorder) Close() { r.c.Close() }
 
-// Rows per INSERT statement: PostgreSQL takes at most 65535 parameters, and
-// SQLite 32766.
+// Rows per INSERT statement on SQLite, which takes at most 32766 parameters.
 const (
 	clickChunk = 500
 	eventChunk = 1500
@@ -108,8 +107,8 @@ const (
 
 // newWrite returns the group committer's write function for dialect d.
 //
-// It writes with multi-row INSERT statements of its own rather than ent's
-// bulk builders: this is the hottest path of the product, and ent's
+// It writes with statements of its own rather than ent's bulk builders
+// (multi-row INSERTs on SQLite, arrays through unnest on PostgreSQL): this is the hottest path of the product, and ent's
 // per-row mutations, hooks and maps cost more CPU than the database's work.
 // Nothing is lost by it: the rows are system writes for the account the
 // property belongs to (no viewer's rights to check), every value is cut to
@@ -126,14 +125,31 @@ func newWrite(d string) groupcommit.WriteFunc[*Batch] {
 			return strings.Compare(a.ClickID, b.ClickID)
 		})
 		stx := tx.SQLTx()
+		if d == dialect.Postgres {
+			if len(clicks) > 0 {
+				if _, err := stx.ExecContext(ctx, pgClickInsert, pgClickArgs(clicks)...); err != nil {
+					return fmt.Errorf("error writing clicks: %w", err)
+				}
+			}
+			if len(events) > 0 {
+				args, err := pgEventArgs(events)
+				if err != nil {
+					return err
+				}
+				if _, err := stx.ExecContext(ctx, pgEventInsert, args...); err != nil {
+					return fmt.Errorf("error writing track events: %w", err)
+				}
+			}
+			return nil
+		}
 		for chunk := range slices.Chunk(clicks, clickChunk) {
-			q, args := clickInsert(d, chunk)
+			q, args := clickInsert(chunk)
 			if _, err := stx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("error writing clicks: %w", err)
 			}
 		}
 		for chunk := range slices.Chunk(events, eventChunk) {
-			q, args, err := eventInsert(d, chunk)
+			q, args, err := eventInsert(chunk)
 			if err != nil {
 				return err
 			}
@@ -189,8 +205,8 @@ var clickConflict = func() string {
 }()
 
 // insertHead writes INSERT INTO table (cols) VALUES and the placeholders of
-// n rows.
-func insertHead(d, table string, cols []string, n int) string {
+// n rows, for SQLite.
+func insertHead(table string, cols []string, n int) string {
 	var b strings.Builder
 	b.Grow(64 + len(cols)*16 + n*len(cols)*6)
 	b.WriteString(`INSERT INTO "` + table + `" (`)
@@ -201,7 +217,6 @@ func insertHead(d, table string, cols []string, n int) string {
 		b.WriteString(`"` + c + `"`)
 	}
 	b.WriteString(") VALUES ")
-	p := 0
 	for r := range n {
 		if r > 0 {
 			b.WriteString(", ")
@@ -211,12 +226,7 @@ func insertHead(d, table string, cols []string, n int) string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			p++
-			if d == dialect.Postgres {
-				b.WriteString("$" + strconv.Itoa(p))
-			} else {
-				b.WriteByte('?')
-			}
+			b.WriteByte('?')
 		}
 		b.WriteByte(')')
 	}
@@ -232,7 +242,7 @@ func orNull(s string) any {
 	return s
 }
 
-func clickInsert(d string, rows []*clickRow) (string, []any) {
+func clickInsert(rows []*clickRow) (string, []any) {
 	args := make([]any, 0, len(rows)*len(clickColumns))
 	for _, c := range rows {
 		args = append(args, pulid.New("clk"), c.AccountID, c.PropertyID, c.ClickID, c.Bot, c.CreatedAt, c.LastSeen)
@@ -240,7 +250,7 @@ func clickInsert(d string, rows []*clickRow) (string, []any) {
 			args = append(args, orNull(c.Fields[col]))
 		}
 	}
-	return insertHead(d, click.Table, clickColumns, len(rows)) + clickConflict, args
+	return insertHead(click.Table, clickColumns, len(rows)) + clickConflict, args
 }
 
 var eventColumns = []string{
@@ -249,7 +259,7 @@ var eventColumns = []string{
 	trackevent.FieldCurrency, trackevent.FieldProps, trackevent.FieldBot, trackevent.FieldCreatedAt,
 }
 
-func eventInsert(d string, rows []*eventRow) (string, []any, error) {
+func eventInsert(rows []*eventRow) (string, []any, error) {
 	args := make([]any, 0, len(rows)*len(eventColumns))
 	for _, e := range rows {
 		var value, props any
@@ -266,7 +276,7 @@ func eventInsert(d string, rows []*eventRow) (string, []any, error) {
 		args = append(args, pulid.New("evt"), e.AccountID, e.PropertyID, e.ClickID, e.Name,
 			orNull(e.URL), orNull(e.LinkURL), value, orNull(e.Currency), props, e.Bot, e.CreatedAt)
 	}
-	return insertHead(d, trackevent.Table, eventColumns, len(rows)), args, nil
+	return insertHead(trackevent.Table, eventColumns, len(rows)), args, nil
 }
 
 // clickRow is one Click to create or enrich: the events of a batch of
