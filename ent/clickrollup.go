@@ -28,6 +28,8 @@ type ClickRollup struct {
 	UtmMedium string `json:"utm_medium,omitempty"`
 	// UtmCampaign holds the value of the "utm_campaign" field.
 	UtmCampaign string `json:"utm_campaign,omitempty"`
+	// Whether the rows are per landing page.
+	Pages bool `json:"pages,omitempty"`
 	// LandingPage holds the value of the "landing_page" field.
 	LandingPage string `json:"landing_page,omitempty"`
 	// Clicks holds the value of the "clicks" field.
@@ -42,6 +44,8 @@ func (*ClickRollup) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case clickrollup.FieldPages:
+			values[i] = new(sql.NullBool)
 		case clickrollup.FieldHour, clickrollup.FieldClicks, clickrollup.FieldOutboundClicks:
 			values[i] = new(sql.NullInt64)
 		case clickrollup.FieldID, clickrollup.FieldAccountID, clickrollup.FieldPropertyID, clickrollup.FieldUtmSource, clickrollup.FieldUtmMedium, clickrollup.FieldUtmCampaign, clickrollup.FieldLandingPage:
@@ -102,6 +106,12 @@ func (_m *ClickRollup) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field utm_campaign", values[i])
 			} else if value.Valid {
 				_m.UtmCampaign = value.String
+			}
+		case clickrollup.FieldPages:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field pages", values[i])
+			} else if value.Valid {
+				_m.Pages = value.Bool
 			}
 		case clickrollup.FieldLandingPage:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -174,6 +184,9 @@ func (_m *ClickRollup) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("utm_campaign=")
 	builder.WriteString(_m.UtmCampaign)
+	builder.WriteString(", ")
+	builder.WriteString("pages=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Pages))
 	builder.WriteString(", ")
 	builder.WriteString("landing_page=")
 	builder.WriteString(_m.LandingPage)

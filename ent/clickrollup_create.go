@@ -82,6 +82,20 @@ func (_c *ClickRollupCreate) SetNillableUtmCampaign(v *string) *ClickRollupCreat
 	return _c
 }
 
+// SetPages sets the "pages" field.
+func (_c *ClickRollupCreate) SetPages(v bool) *ClickRollupCreate {
+	_c.mutation.SetPages(v)
+	return _c
+}
+
+// SetNillablePages sets the "pages" field if the given value is not nil.
+func (_c *ClickRollupCreate) SetNillablePages(v *bool) *ClickRollupCreate {
+	if v != nil {
+		_c.SetPages(*v)
+	}
+	return _c
+}
+
 // SetLandingPage sets the "landing_page" field.
 func (_c *ClickRollupCreate) SetLandingPage(v string) *ClickRollupCreate {
 	_c.mutation.SetLandingPage(v)
@@ -187,6 +201,10 @@ func (_c *ClickRollupCreate) defaults() error {
 		v := clickrollup.DefaultUtmCampaign
 		_c.mutation.SetUtmCampaign(v)
 	}
+	if _, ok := _c.mutation.Pages(); !ok {
+		v := clickrollup.DefaultPages
+		_c.mutation.SetPages(v)
+	}
 	if _, ok := _c.mutation.LandingPage(); !ok {
 		v := clickrollup.DefaultLandingPage
 		_c.mutation.SetLandingPage(v)
@@ -228,6 +246,9 @@ func (_c *ClickRollupCreate) check() error {
 	}
 	if _, ok := _c.mutation.UtmCampaign(); !ok {
 		return &ValidationError{Name: "utm_campaign", err: errors.New(`ent: missing required field "ClickRollup.utm_campaign"`)}
+	}
+	if _, ok := _c.mutation.Pages(); !ok {
+		return &ValidationError{Name: "pages", err: errors.New(`ent: missing required field "ClickRollup.pages"`)}
 	}
 	if _, ok := _c.mutation.LandingPage(); !ok {
 		return &ValidationError{Name: "landing_page", err: errors.New(`ent: missing required field "ClickRollup.landing_page"`)}
@@ -302,6 +323,10 @@ func (_c *ClickRollupCreate) createSpec() (*ClickRollup, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UtmCampaign(); ok {
 		_spec.SetField(clickrollup.FieldUtmCampaign, field.TypeString, value)
 		_node.UtmCampaign = value
+	}
+	if value, ok := _c.mutation.Pages(); ok {
+		_spec.SetField(clickrollup.FieldPages, field.TypeBool, value)
+		_node.Pages = value
 	}
 	if value, ok := _c.mutation.LandingPage(); ok {
 		_spec.SetField(clickrollup.FieldLandingPage, field.TypeString, value)
@@ -401,6 +426,9 @@ func (u *ClickRollupUpsertOne) UpdateNewValues() *ClickRollupUpsertOne {
 		}
 		if _, exists := u.create.mutation.UtmCampaign(); exists {
 			s.SetIgnore(clickrollup.FieldUtmCampaign)
+		}
+		if _, exists := u.create.mutation.Pages(); exists {
+			s.SetIgnore(clickrollup.FieldPages)
 		}
 		if _, exists := u.create.mutation.LandingPage(); exists {
 			s.SetIgnore(clickrollup.FieldLandingPage)
@@ -642,6 +670,9 @@ func (u *ClickRollupUpsertBulk) UpdateNewValues() *ClickRollupUpsertBulk {
 			}
 			if _, exists := b.mutation.UtmCampaign(); exists {
 				s.SetIgnore(clickrollup.FieldUtmCampaign)
+			}
+			if _, exists := b.mutation.Pages(); exists {
+				s.SetIgnore(clickrollup.FieldPages)
 			}
 			if _, exists := b.mutation.LandingPage(); exists {
 				s.SetIgnore(clickrollup.FieldLandingPage)

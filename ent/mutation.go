@@ -6347,6 +6347,7 @@ type ClickRollupMutation struct {
 	utm_source         *string
 	utm_medium         *string
 	utm_campaign       *string
+	pages              *bool
 	landing_page       *string
 	clicks             *int64
 	addclicks          *int64
@@ -6698,6 +6699,42 @@ func (m *ClickRollupMutation) ResetUtmCampaign() {
 	m.utm_campaign = nil
 }
 
+// SetPages sets the "pages" field.
+func (m *ClickRollupMutation) SetPages(b bool) {
+	m.pages = &b
+}
+
+// Pages returns the value of the "pages" field in the mutation.
+func (m *ClickRollupMutation) Pages() (r bool, exists bool) {
+	v := m.pages
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPages returns the old "pages" field's value of the ClickRollup entity.
+// If the ClickRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ClickRollupMutation) OldPages(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPages is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPages requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPages: %w", err)
+	}
+	return oldValue.Pages, nil
+}
+
+// ResetPages resets all changes to the "pages" field.
+func (m *ClickRollupMutation) ResetPages() {
+	m.pages = nil
+}
+
 // SetLandingPage sets the "landing_page" field.
 func (m *ClickRollupMutation) SetLandingPage(s string) {
 	m.landing_page = &s
@@ -6880,7 +6917,7 @@ func (m *ClickRollupMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ClickRollupMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.account_id != nil {
 		fields = append(fields, clickrollup.FieldAccountID)
 	}
@@ -6898,6 +6935,9 @@ func (m *ClickRollupMutation) Fields() []string {
 	}
 	if m.utm_campaign != nil {
 		fields = append(fields, clickrollup.FieldUtmCampaign)
+	}
+	if m.pages != nil {
+		fields = append(fields, clickrollup.FieldPages)
 	}
 	if m.landing_page != nil {
 		fields = append(fields, clickrollup.FieldLandingPage)
@@ -6928,6 +6968,8 @@ func (m *ClickRollupMutation) Field(name string) (ent.Value, bool) {
 		return m.UtmMedium()
 	case clickrollup.FieldUtmCampaign:
 		return m.UtmCampaign()
+	case clickrollup.FieldPages:
+		return m.Pages()
 	case clickrollup.FieldLandingPage:
 		return m.LandingPage()
 	case clickrollup.FieldClicks:
@@ -6955,6 +6997,8 @@ func (m *ClickRollupMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldUtmMedium(ctx)
 	case clickrollup.FieldUtmCampaign:
 		return m.OldUtmCampaign(ctx)
+	case clickrollup.FieldPages:
+		return m.OldPages(ctx)
 	case clickrollup.FieldLandingPage:
 		return m.OldLandingPage(ctx)
 	case clickrollup.FieldClicks:
@@ -7011,6 +7055,13 @@ func (m *ClickRollupMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUtmCampaign(v)
+		return nil
+	case clickrollup.FieldPages:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPages(v)
 		return nil
 	case clickrollup.FieldLandingPage:
 		v, ok := value.(string)
@@ -7138,6 +7189,9 @@ func (m *ClickRollupMutation) ResetField(name string) error {
 		return nil
 	case clickrollup.FieldUtmCampaign:
 		m.ResetUtmCampaign()
+		return nil
+	case clickrollup.FieldPages:
+		m.ResetPages()
 		return nil
 	case clickrollup.FieldLandingPage:
 		m.ResetLandingPage()

@@ -67,11 +67,12 @@ func BenchmarkReport30Days(b *testing.B) {
 		{"day", []report.Dimension{report.Day}, report.Need{Clicks: true, Conversions: true}},
 		{"hour,integration,event", []report.Dimension{report.Hour, report.Integration, report.EventName}, report.Need{Clicks: true, Conversions: true}},
 		{"campaign/clicks", []report.Dimension{report.UTMCampaign}, report.Need{Clicks: true}},
+		{"landing page/clicks", []report.Dimension{report.LandingPage}, report.Need{Clicks: true}},
 		{"day/deliveries", []report.Dimension{report.Day}, report.All},
 		{"utm_source/raw conversions", []report.Dimension{report.UTMSource}, report.Need{Clicks: true, Conversions: true}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			q := report.Query{AccountID: accountID, From: start, To: end.Add(time.Second), GroupBy: c.groupBy, Currency: "USD", Need: c.need}
+			q := report.Query{AccountID: accountID, From: start, To: end.Add(2 * time.Minute), GroupBy: c.groupBy, Currency: "USD", Need: c.need}
 			var r *report.Report
 			for b.Loop() {
 				var err error

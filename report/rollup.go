@@ -110,7 +110,11 @@ func rollupChunkTx(ctx context.Context, db DB, target int64) (int64, bool, error
 	end := min(target, start+int64(rollupChunk/time.Second))
 	from, to := time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
 	for _, acc := range accounts {
-		for _, s := range []stmt{clickRollupInsert(db.Dialect, acc, from, to), conversionRollupInsert(db.Dialect, acc, from, to)} {
+		for _, s := range []stmt{
+			clickRollupInsert(db.Dialect, acc, from, to, true),
+			clickRollupInsert(db.Dialect, acc, from, to, false),
+			conversionRollupInsert(db.Dialect, acc, from, to),
+		} {
 			if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
 				return 0, false, fmt.Errorf("rollup of account %s: %w", acc, err)
 			}
@@ -174,18 +178,23 @@ func newID(d, prefix string) string {
 }
 
 // clickRollupInsert rolls up the visits and outbound clicks of one account
-// in [from, to); the hours must not be rolled up already.
-func clickRollupInsert(d, accountID string, from, to time.Time) stmt {
+// in [from, to), per landing page or not; the hours must not be rolled up
+// already.
+func clickRollupInsert(d, accountID string, from, to time.Time, pages bool) stmt {
 	b := &builder{dialect: d}
 	acc := b.arg(accountID)
 	f, t := b.arg(from), b.arg(to)
-	b.w("INSERT INTO click_rollups (id, account_id, hour, property_id, utm_source, utm_medium, utm_campaign, landing_page, clicks, outbound_clicks)",
-		" SELECT ", newID(d, "rlc"), ", ", acc, ", x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page, sum(x.clicks), sum(x.outbound_clicks) FROM (",
+	page := func(col string) string { return b.page(col) }
+	if !pages {
+		page = func(string) string { return "''" }
+	}
+	b.w("INSERT INTO click_rollups (id, account_id, hour, property_id, utm_source, utm_medium, utm_campaign, pages, landing_page, clicks, outbound_clicks)",
+		" SELECT ", newID(d, "rlc"), ", ", acc, ", x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, ", b.arg(pages), ", x.landing_page, sum(x.clicks), sum(x.outbound_clicks) FROM (",
 		"SELECT ", b.bucket(b.epoch("c.created_at"), rollupBucket), " AS hour, c.property_id, coalesce(c.utm_source, '') AS utm_source, coalesce(c.utm_medium, '') AS utm_medium,",
-		" coalesce(c.utm_campaign, '') AS utm_campaign, ", b.page("c.landing_page"), " AS landing_page, 1 AS clicks, 0 AS outbound_clicks",
+		" coalesce(c.utm_campaign, '') AS utm_campaign, ", page("c.landing_page"), " AS landing_page, 1 AS clicks, 0 AS outbound_clicks",
 		" FROM clicks c WHERE c.account_id = ", acc, " AND c.bot = false AND c.created_at >= ", f, " AND c.created_at < ", t,
 		" UNION ALL SELECT ", b.bucket(b.epoch("e.created_at"), rollupBucket), ", e.property_id, coalesce(c.utm_source, ''), coalesce(c.utm_medium, ''),",
-		" coalesce(c.utm_campaign, ''), ", b.page("c.landing_page"), ", 0, 1",
+		" coalesce(c.utm_campaign, ''), ", page("c.landing_page"), ", 0, 1",
 		" FROM track_events e LEFT JOIN clicks c ON c.account_id = ", acc, " AND c.click_id = e.click_id",
 		" WHERE e.account_id = ", acc, " AND e.name = 'OutboundClick' AND e.bot = false AND e.created_at >= ", f, " AND e.created_at < ", t,
 		") x GROUP BY x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page")

@@ -342,7 +342,10 @@ func clickRollupStmt(q *Query, d string, from, to int64) stmt {
 		c.bucket = "r.hour"
 	}
 	b.selectList(q, c)
-	b.w(" FROM click_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
+	// The rows per landing page only when the report needs pages.
+	pages := q.has(LandingPage)
+	b.w(" FROM click_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.pages = ", b.arg(pages),
+		" AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
 	clickFilters(b, q, "r", "r.property_id")
 	b.groupBy(q, false)
 	return b.done()

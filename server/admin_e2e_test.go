@@ -109,7 +109,9 @@ func TestMembersAPI(t *testing.T) {
 		}
 		s.GraphQL(t, b.Token, sw, map[string]any{"id": a.AccountID}).Decode(t, &switched)
 		require.Equal(t, "ADMIN", switched.SwitchAccount.Role)
-		var who struct{ Viewer struct{ Account struct{ ID string } } }
+		var who struct {
+			Viewer struct{ Account struct{ ID string } }
+		}
 		s.GraphQL(t, switched.SwitchAccount.Token, `{ viewer { account { id } } }`, nil).Decode(t, &who)
 		require.Equal(t, a.AccountID, who.Viewer.Account.ID)
 		require.Equal(t, "BAD_USER_INPUT", s.GraphQL(t, a.Viewer, sw, map[string]any{"id": b.AccountID}).Code(), "not a member there")
@@ -138,7 +140,9 @@ func TestMembersAPI(t *testing.T) {
 		// Invitations expire, can be revoked, and new people set a password.
 		s.GraphQL(t, b.Token, invite, in("new@example.com", "VIEWER")).Decode(t, &inv)
 		require.Equal(t, "BAD_USER_INPUT", s.GraphQL(t, "", accept, map[string]any{"in": map[string]any{"token": inv.InviteMember.Token, "password": "short"}}).Code())
-		var revoked struct{ RevokeInvitation struct{ RevokedAt *time.Time } }
+		var revoked struct {
+			RevokeInvitation struct{ RevokedAt *time.Time }
+		}
 		s.GraphQL(t, b.Token, `mutation($id: ID!) { revokeInvitation(id: $id) { revokedAt } }`, map[string]any{"id": inv.InviteMember.Invitation.ID}).Decode(t, &revoked)
 		require.NotNil(t, revoked.RevokeInvitation.RevokedAt)
 		require.Equal(t, "BAD_USER_INPUT", s.GraphQL(t, "", accept, map[string]any{"in": map[string]any{"token": inv.InviteMember.Token, "password": "correct horse battery"}}).Code())
@@ -242,7 +246,11 @@ func TestUpdateAccountAPI(t *testing.T) {
 		// b's owner changes b only.
 		s.GraphQL(t, b.Token, upd, map[string]any{"in": map[string]any{"name": "Globex"}}).Decode(t, &out)
 		require.Equal(t, b.AccountID, out.UpdateAccount.ID)
-		var who struct{ Viewer struct{ Account struct{ Name, Currency string } } }
+		var who struct {
+			Viewer struct {
+				Account struct{ Name, Currency string }
+			}
+		}
 		s.GraphQL(t, a.Viewer, `{ viewer { account { name currency } } }`, nil).Decode(t, &who)
 		require.Equal(t, "Acme", who.Viewer.Account.Name)
 	})

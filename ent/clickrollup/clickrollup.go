@@ -24,6 +24,8 @@ const (
 	FieldUtmMedium = "utm_medium"
 	// FieldUtmCampaign holds the string denoting the utm_campaign field in the database.
 	FieldUtmCampaign = "utm_campaign"
+	// FieldPages holds the string denoting the pages field in the database.
+	FieldPages = "pages"
 	// FieldLandingPage holds the string denoting the landing_page field in the database.
 	FieldLandingPage = "landing_page"
 	// FieldClicks holds the string denoting the clicks field in the database.
@@ -43,6 +45,7 @@ var Columns = []string{
 	FieldUtmSource,
 	FieldUtmMedium,
 	FieldUtmCampaign,
+	FieldPages,
 	FieldLandingPage,
 	FieldClicks,
 	FieldOutboundClicks,
@@ -72,6 +75,8 @@ var (
 	DefaultUtmMedium string
 	// DefaultUtmCampaign holds the default value on creation for the "utm_campaign" field.
 	DefaultUtmCampaign string
+	// DefaultPages holds the default value on creation for the "pages" field.
+	DefaultPages bool
 	// DefaultLandingPage holds the default value on creation for the "landing_page" field.
 	DefaultLandingPage string
 	// DefaultClicks holds the default value on creation for the "clicks" field.
@@ -120,6 +125,11 @@ func ByUtmMedium(opts ...sql.OrderTermOption) OrderOption {
 // ByUtmCampaign orders the results by the utm_campaign field.
 func ByUtmCampaign(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUtmCampaign, opts...).ToFunc()
+}
+
+// ByPages orders the results by the pages field.
+func ByPages(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPages, opts...).ToFunc()
 }
 
 // ByLandingPage orders the results by the landing_page field.

@@ -92,6 +92,11 @@ func UtmCampaign(v string) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldEQ(FieldUtmCampaign, v))
 }
 
+// Pages applies equality check predicate on the "pages" field. It's identical to PagesEQ.
+func Pages(v bool) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldEQ(FieldPages, v))
+}
+
 // LandingPage applies equality check predicate on the "landing_page" field. It's identical to LandingPageEQ.
 func LandingPage(v string) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldEQ(FieldLandingPage, v))
@@ -470,6 +475,16 @@ func UtmCampaignEqualFold(v string) predicate.ClickRollup {
 // UtmCampaignContainsFold applies the ContainsFold predicate on the "utm_campaign" field.
 func UtmCampaignContainsFold(v string) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldContainsFold(FieldUtmCampaign, v))
+}
+
+// PagesEQ applies the EQ predicate on the "pages" field.
+func PagesEQ(v bool) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldEQ(FieldPages, v))
+}
+
+// PagesNEQ applies the NEQ predicate on the "pages" field.
+func PagesNEQ(v bool) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldNEQ(FieldPages, v))
 }
 
 // LandingPageEQ applies the EQ predicate on the "landing_page" field.

@@ -183,6 +183,7 @@ var (
 		{Name: "utm_source", Type: field.TypeString, Default: ""},
 		{Name: "utm_medium", Type: field.TypeString, Default: ""},
 		{Name: "utm_campaign", Type: field.TypeString, Default: ""},
+		{Name: "pages", Type: field.TypeBool, Default: false},
 		{Name: "landing_page", Type: field.TypeString, Default: ""},
 		{Name: "clicks", Type: field.TypeInt64, Default: 0},
 		{Name: "outbound_clicks", Type: field.TypeInt64, Default: 0},
@@ -194,9 +195,9 @@ var (
 		PrimaryKey: []*schema.Column{ClickRollupsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "clickrollup_account_id_hour",
+				Name:    "clickrollup_account_id_pages_hour",
 				Unique:  false,
-				Columns: []*schema.Column{ClickRollupsColumns[1], ClickRollupsColumns[2]},
+				Columns: []*schema.Column{ClickRollupsColumns[1], ClickRollupsColumns[7], ClickRollupsColumns[2]},
 			},
 		},
 	}

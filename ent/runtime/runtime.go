@@ -533,16 +533,20 @@ func init() {
 	clickrollupDescUtmCampaign := clickrollupFields[5].Descriptor()
 	// clickrollup.DefaultUtmCampaign holds the default value on creation for the utm_campaign field.
 	clickrollup.DefaultUtmCampaign = clickrollupDescUtmCampaign.Default.(string)
+	// clickrollupDescPages is the schema descriptor for pages field.
+	clickrollupDescPages := clickrollupFields[6].Descriptor()
+	// clickrollup.DefaultPages holds the default value on creation for the pages field.
+	clickrollup.DefaultPages = clickrollupDescPages.Default.(bool)
 	// clickrollupDescLandingPage is the schema descriptor for landing_page field.
-	clickrollupDescLandingPage := clickrollupFields[6].Descriptor()
+	clickrollupDescLandingPage := clickrollupFields[7].Descriptor()
 	// clickrollup.DefaultLandingPage holds the default value on creation for the landing_page field.
 	clickrollup.DefaultLandingPage = clickrollupDescLandingPage.Default.(string)
 	// clickrollupDescClicks is the schema descriptor for clicks field.
-	clickrollupDescClicks := clickrollupFields[7].Descriptor()
+	clickrollupDescClicks := clickrollupFields[8].Descriptor()
 	// clickrollup.DefaultClicks holds the default value on creation for the clicks field.
 	clickrollup.DefaultClicks = clickrollupDescClicks.Default.(int64)
 	// clickrollupDescOutboundClicks is the schema descriptor for outbound_clicks field.
-	clickrollupDescOutboundClicks := clickrollupFields[8].Descriptor()
+	clickrollupDescOutboundClicks := clickrollupFields[9].Descriptor()
 	// clickrollup.DefaultOutboundClicks holds the default value on creation for the outbound_clicks field.
 	clickrollup.DefaultOutboundClicks = clickrollupDescOutboundClicks.Default.(int64)
 	// clickrollupDescID is the schema descriptor for id field.

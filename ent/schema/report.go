@@ -32,8 +32,10 @@ func systemOnlyPolicy() ent.Policy {
 }
 
 // ClickRollup counts the visits (clicks) and outbound clicks of one UTC hour
-// of an account, per property, UTM source, medium and campaign, and landing
-// page (without its query string).
+// of an account, per property, UTM source, medium and campaign, and — in
+// the rows with pages set — landing page (without its query string). Each
+// hour is rolled up twice, with and without pages: landing pages multiply
+// the rows, and most reports do not ask for them.
 type ClickRollup struct{ ent.Schema }
 
 // Mixin of the ClickRollup.
@@ -48,6 +50,7 @@ func (ClickRollup) Fields() []ent.Field {
 		field.String("utm_source").Default("").Immutable(),
 		field.String("utm_medium").Default("").Immutable(),
 		field.String("utm_campaign").Default("").Immutable(),
+		field.Bool("pages").Comment("Whether the rows are per landing page.").Default(false).Immutable(),
 		field.String("landing_page").Default("").Immutable(),
 		field.Int64("clicks").Default(0).Immutable(),
 		field.Int64("outbound_clicks").Default(0).Immutable(),
@@ -56,7 +59,7 @@ func (ClickRollup) Fields() []ent.Field {
 
 // Indexes of the ClickRollup.
 func (ClickRollup) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_id", "hour")}
+	return []ent.Index{index.Fields("account_id", "pages", "hour")}
 }
 
 // Annotations of the ClickRollup.

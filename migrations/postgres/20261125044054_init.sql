@@ -4,9 +4,9 @@ CREATE TABLE "accounts" ("id" character varying NOT NULL, "created_at" timestamp
 -- create index "accounts_key_key" to table: "accounts"
 CREATE UNIQUE INDEX "accounts_key_key" ON "accounts" ("key");
 -- create "click_rollups" table
-CREATE TABLE "click_rollups" ("id" character varying NOT NULL, "account_id" character varying NOT NULL, "hour" bigint NOT NULL, "property_id" character varying NOT NULL, "utm_source" character varying NOT NULL DEFAULT '', "utm_medium" character varying NOT NULL DEFAULT '', "utm_campaign" character varying NOT NULL DEFAULT '', "landing_page" character varying NOT NULL DEFAULT '', "clicks" bigint NOT NULL DEFAULT 0, "outbound_clicks" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
--- create index "clickrollup_account_id_hour" to table: "click_rollups"
-CREATE INDEX "clickrollup_account_id_hour" ON "click_rollups" ("account_id", "hour");
+CREATE TABLE "click_rollups" ("id" character varying NOT NULL, "account_id" character varying NOT NULL, "hour" bigint NOT NULL, "property_id" character varying NOT NULL, "utm_source" character varying NOT NULL DEFAULT '', "utm_medium" character varying NOT NULL DEFAULT '', "utm_campaign" character varying NOT NULL DEFAULT '', "pages" boolean NOT NULL DEFAULT false, "landing_page" character varying NOT NULL DEFAULT '', "clicks" bigint NOT NULL DEFAULT 0, "outbound_clicks" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
+-- create index "clickrollup_account_id_pages_hour" to table: "click_rollups"
+CREATE INDEX "clickrollup_account_id_pages_hour" ON "click_rollups" ("account_id", "pages", "hour");
 -- create "conversion_rollups" table
 CREATE TABLE "conversion_rollups" ("id" character varying NOT NULL, "account_id" character varying NOT NULL, "hour" bigint NOT NULL, "integration_id" character varying NOT NULL, "event_name" character varying NOT NULL DEFAULT '', "currency" character varying NOT NULL DEFAULT '', "conversions" bigint NOT NULL DEFAULT 0, "leads" bigint NOT NULL DEFAULT 0, "purchases" bigint NOT NULL DEFAULT 0, "amount_micros" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
 -- create index "conversionrollup_account_id_hour" to table: "conversion_rollups"
@@ -193,8 +193,8 @@ DROP TABLE "rollup_states";
 DROP INDEX "conversionrollup_account_id_hour";
 -- reverse: create "conversion_rollups" table
 DROP TABLE "conversion_rollups";
--- reverse: create index "clickrollup_account_id_hour" to table: "click_rollups"
-DROP INDEX "clickrollup_account_id_hour";
+-- reverse: create index "clickrollup_account_id_pages_hour" to table: "click_rollups"
+DROP INDEX "clickrollup_account_id_pages_hour";
 -- reverse: create "click_rollups" table
 DROP TABLE "click_rollups";
 -- reverse: create index "accounts_key_key" to table: "accounts"

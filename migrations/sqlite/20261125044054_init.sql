@@ -24,9 +24,9 @@ CREATE INDEX `click_account_id_external_id` ON `clicks` (`account_id`, `external
 -- create index "click_account_id_email_sha256" to table: "clicks"
 CREATE INDEX `click_account_id_email_sha256` ON `clicks` (`account_id`, `email_sha256`);
 -- create "click_rollups" table
-CREATE TABLE `click_rollups` (`id` text NOT NULL, `account_id` text NOT NULL, `hour` integer NOT NULL, `property_id` text NOT NULL, `utm_source` text NOT NULL DEFAULT (''), `utm_medium` text NOT NULL DEFAULT (''), `utm_campaign` text NOT NULL DEFAULT (''), `landing_page` text NOT NULL DEFAULT (''), `clicks` integer NOT NULL DEFAULT (0), `outbound_clicks` integer NOT NULL DEFAULT (0), PRIMARY KEY (`id`));
--- create index "clickrollup_account_id_hour" to table: "click_rollups"
-CREATE INDEX `clickrollup_account_id_hour` ON `click_rollups` (`account_id`, `hour`);
+CREATE TABLE `click_rollups` (`id` text NOT NULL, `account_id` text NOT NULL, `hour` integer NOT NULL, `property_id` text NOT NULL, `utm_source` text NOT NULL DEFAULT (''), `utm_medium` text NOT NULL DEFAULT (''), `utm_campaign` text NOT NULL DEFAULT (''), `pages` bool NOT NULL DEFAULT (false), `landing_page` text NOT NULL DEFAULT (''), `clicks` integer NOT NULL DEFAULT (0), `outbound_clicks` integer NOT NULL DEFAULT (0), PRIMARY KEY (`id`));
+-- create index "clickrollup_account_id_pages_hour" to table: "click_rollups"
+CREATE INDEX `clickrollup_account_id_pages_hour` ON `click_rollups` (`account_id`, `pages`, `hour`);
 -- create "conversions" table
 CREATE TABLE `conversions` (`id` text NOT NULL, `status` text NOT NULL DEFAULT ('RECEIVED'), `kind` text NOT NULL DEFAULT ('LEAD'), `event_name` text NOT NULL DEFAULT ('Lead'), `amount_micros` integer NOT NULL DEFAULT (0), `currency` text NOT NULL DEFAULT ('USD'), `click_id` text NULL, `transaction_id` text NULL, `dedup_key` text NULL, `network_status` text NULL, `external_id` text NULL, `email_sha256` text NULL, `attributes` json NULL, `raw_request` text NULL, `reason` text NULL, `source_ip` text NULL, `test` bool NOT NULL DEFAULT (false), `attribution` json NULL, `received_at` datetime NOT NULL, `matched_at` datetime NULL, `updated_at` datetime NOT NULL, `account_id` text NOT NULL, `visit_id` text NULL, `integration_id` text NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `conversions_accounts_conversions` FOREIGN KEY (`account_id`) REFERENCES `accounts` (`id`) ON DELETE NO ACTION, CONSTRAINT `conversions_clicks_conversions` FOREIGN KEY (`visit_id`) REFERENCES `clicks` (`id`) ON DELETE SET NULL, CONSTRAINT `conversions_integrations_conversions` FOREIGN KEY (`integration_id`) REFERENCES `integrations` (`id`) ON DELETE NO ACTION);
 -- create index "conversion_account_id_integration_id_dedup_key" to table: "conversions"
@@ -173,8 +173,8 @@ DROP INDEX `conversion_account_id_received_at`;
 DROP INDEX `conversion_account_id_integration_id_dedup_key`;
 -- reverse: create "conversions" table
 DROP TABLE `conversions`;
--- reverse: create index "clickrollup_account_id_hour" to table: "click_rollups"
-DROP INDEX `clickrollup_account_id_hour`;
+-- reverse: create index "clickrollup_account_id_pages_hour" to table: "click_rollups"
+DROP INDEX `clickrollup_account_id_pages_hour`;
 -- reverse: create "click_rollups" table
 DROP TABLE `click_rollups`;
 -- reverse: create index "click_account_id_email_sha256" to table: "clicks"
