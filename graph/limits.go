@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -77,6 +78,11 @@ func (w *shapeWalker) depth(set ast.SelectionSet, level int) int {
 		case *ast.Field:
 			if s.Alias != "" && s.Alias != s.Name {
 				w.aliases++
+			}
+			if level == 0 && strings.HasPrefix(s.Name, "__") {
+				// Introspection nests type references deeply (GraphiQL's
+				// query goes 14 levels) but is bounded by the schema.
+				continue
 			}
 			d = w.depth(s.SelectionSet, level+1)
 		case *ast.InlineFragment:

@@ -272,4 +272,6 @@ func TestQueryShapeLimits(t *testing.T) {
 	fan := "query { viewer { ...F } } fragment F on Viewer { " + strings.Repeat("a: role ", 60) + " }"
 	require.NotEmpty(t, s.GraphQL(t, a.Token, fan, nil).Errors)
 	require.Empty(t, s.GraphQL(t, a.Token, "{ viewer { role account { id name } } }", nil).Errors)
+	introspection := "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }"
+	require.Empty(t, s.GraphQL(t, "", introspection, nil).Errors, "GraphiQL's introspection is not limited by depth")
 }
