@@ -47,8 +47,10 @@ func (StatusArgs) Kind() string { return "conversion_status" }
 //   - a conversion not matched yet just keeps the status, and the match job
 //     reads it when it matches.
 //
-// Statuses apply in the order their jobs run, which is the order the
-// postbacks arrived except when one of them had to be retried.
+// Whatever order the jobs run in, the status applied is that of the latest
+// postback of the transaction, so pending → approved → reversed sent in
+// quick succession ends reversed (and, if the reversal came first, never
+// forwarded).
 type StatusWorker struct {
 	river.WorkerDefaults[StatusArgs]
 	DB *database.DB
@@ -64,8 +66,7 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	if err != nil {
 		return fmt.Errorf("load repeat: %w", err)
 	}
-	status := strings.ToUpper(repeat.NetworkStatus)
-	if status == "" || job.Args.DedupKey == "" {
+	if repeat.NetworkStatus == "" || job.Args.DedupKey == "" {
 		return nil
 	}
 	first, err := w.DB.Ent.Conversion.Query().
@@ -81,6 +82,23 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	if err != nil {
 		return fmt.Errorf("load first conversion: %w", err)
 	}
+	// The status that counts is the latest postback's, whichever job runs
+	// last: jobs of postbacks sent in quick succession run concurrently.
+	latest, err := w.DB.Ent.Conversion.Query().
+		Where(
+			conversion.AccountID(job.Args.AccountID),
+			conversion.IntegrationID(first.IntegrationID),
+			conversion.TransactionID(first.TransactionID),
+			conversion.EventNameEqualFold(first.EventName),
+			conversion.StatusEQ(conversion.StatusDUPLICATE),
+			conversion.NetworkStatusNEQ(""),
+		).
+		Order(ent.Desc(conversion.FieldReceivedAt), ent.Desc(conversion.FieldID)).
+		First(ctx)
+	if err != nil {
+		return fmt.Errorf("load latest status: %w", err)
+	}
+	status := strings.ToUpper(latest.NetworkStatus)
 	tx, err := w.DB.Ent.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin status: %w", err)
@@ -93,7 +111,7 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 }
 
 func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first *ent.Conversion, status string) error {
-	note := fmt.Sprintf("%s; its network status %s was applied to %s", repeat.Reason, status, first.ID)
+	note := fmt.Sprintf("%s; its network status %s was applied to %s", repeat.Reason, strings.ToUpper(repeat.NetworkStatus), first.ID)
 	if err := tx.Conversion.UpdateOne(repeat).SetReason(cutReason(note)).Exec(ctx); err != nil {
 		return fmt.Errorf("note on repeat: %w", err)
 	}

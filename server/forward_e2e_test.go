@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickback/clickback/capi/capitest"
@@ -299,4 +301,224 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// TestForwardOutage: each platform fails the first requests with its own
+// transient answer (5xx, 429, Meta's code 2, TikTok's 40100); every
+// delivery ends SENT once the platform recovers, and each platform has the
+// event exactly once.
+func TestForwardOutage(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEach(t, func(t *testing.T, d string) {
+		p := startPlatforms(t)
+		s := testserver.Start(t, d, p.option())
+		a := s.Signup(t, "outage")
+		_, key := createProperty(t, s, a.Token, "shop")
+		createDestinations(t, s, a.Token, allKinds...)
+		in := forwardIntegration(t, s, a.Token)
+
+		p.meta.FailNext(1, capitest.MetaTemporary())
+		p.meta.FailNext(1, capitest.Unavailable())
+		p.ga4.FailNext(1, capitest.ServerError())
+		p.ga4.FailNext(1, capitest.TooManyRequests(0))
+		p.ads.FailNext(2, capitest.GoogleAdsQuotaExhausted(0))
+		p.tiktok.Down(capitest.TikTokRateLimited())
+
+		recordVisit(t, s, key, "cb_outage1")
+		postback(t, s, in, map[string]string{"{c}": "cb_outage1", "{p}": "30", "{t}": "order-out", "{m}": "jane@example.com"})
+
+		// TikTok stays down until it has refused two attempts.
+		deadline := time.Now().Add(20 * time.Second)
+		for p.tiktok.Requests() < 2 {
+			require.True(t, time.Now().Before(deadline), "TikTok was never retried")
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.tiktok.Up()
+
+		c := waitDeliveries(t, s, a.Token, "order-out", allSettled(4))
+		for kind, dl := range byKind(c) {
+			require.Equal(t, "SENT", dl.Status, "%s: %+v", kind, dl)
+			require.GreaterOrEqual(t, dl.Attempts, 3, kind)
+			require.Len(t, dl.AttemptLog, dl.Attempts, kind)
+			require.NotEmpty(t, deref(dl.AttemptLog[0].Error), kind)
+			require.Empty(t, deref(dl.AttemptLog[len(dl.AttemptLog)-1].Error), kind)
+		}
+		require.Equal(t, 3, byKind(c)["META"].Attempts)
+		require.Equal(t, 3, byKind(c)["GOOGLE_ADS"].Attempts)
+		require.Contains(t, deref(byKind(c)["TIKTOK"].AttemptLog[0].Error), "40100")
+
+		require.Equal(t, map[string]int{c.ID: 1}, p.meta.CountByEventID())
+		require.Len(t, p.ga4.Events(), 1)
+		require.Equal(t, map[string]int{"order-out": 1}, p.ads.CountByEventID())
+		require.Equal(t, map[string]int{c.ID: 1}, p.tiktok.CountByEventID())
+	})
+}
+
+// TestForwardPermanentFailure: a platform's permanent error ends the
+// delivery FAILED with the platform's reason after one attempt, and it is
+// not retried; retryDelivery sends it once the tenant fixed the cause. A
+// custom event name without a mapping is SKIPPED, saying why, until the
+// destination maps it and the conversion is replayed.
+func TestForwardPermanentFailure(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEach(t, func(t *testing.T, d string) {
+		p := startPlatforms(t)
+		s := testserver.Start(t, d, p.option())
+		a := s.Signup(t, "permanent")
+		_, key := createProperty(t, s, a.Token, "shop")
+		ids := createDestinations(t, s, a.Token, allKinds...)
+		in := forwardIntegration(t, s, a.Token)
+
+		p.meta.FailNext(1, capitest.MetaTokenInvalid())
+		p.tiktok.FailNext(1, capitest.TikTokNoPermission("CTESTPIXEL123"))
+		p.ads.FailRow("order-perm", "conversionUploadError", "NO_CONVERSION_ACTION_FOUND", "The conversion action specified in the upload request cannot be found.")
+
+		recordVisit(t, s, key, "cb_perm1")
+		postback(t, s, in, map[string]string{"{c}": "cb_perm1", "{p}": "5", "{t}": "order-perm"})
+		c := waitDeliveries(t, s, a.Token, "order-perm", allSettled(4))
+		got := byKind(c)
+		require.Equal(t, "SENT", got["GA4"].Status)
+		for kind, want := range map[string]string{"META": "190", "TIKTOK": "40001", "GOOGLE_ADS": "NO_CONVERSION_ACTION_FOUND"} {
+			require.Equal(t, "FAILED", got[kind].Status, kind)
+			require.Equal(t, 1, got[kind].Attempts, kind)
+			require.Contains(t, deref(got[kind].LastError), want, kind)
+		}
+		// Not retried: the forward jobs of the failed deliveries completed.
+		var jobs *river.JobListResult
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var err error
+			jobs, err = s.River.JobList(context.Background(), river.NewJobListParams().Kinds("forward").First(100))
+			require.NoError(t, err)
+			finished := 0
+			for _, j := range jobs.Jobs {
+				if j.FinalizedAt != nil || j.State == rivertype.JobStateRetryable {
+					finished++
+				}
+			}
+			if finished == len(jobs.Jobs) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		require.Len(t, jobs.Jobs, 4)
+		for _, j := range jobs.Jobs {
+			require.Equal(t, rivertype.JobStateCompleted, j.State, string(j.EncodedArgs))
+			require.Equal(t, 1, j.Attempt, string(j.EncodedArgs))
+		}
+		require.Equal(t, 1, p.meta.Requests())
+
+		// The tenant fixes the cause; retryDelivery sends each once.
+		p.ads.ClearRowFaults()
+		for _, kind := range []string{"META", "TIKTOK", "GOOGLE_ADS"} {
+			var out struct{ RetryDelivery struct{ Status string } }
+			s.GraphQL(t, a.Token, `mutation($id: ID!) { retryDelivery(id: $id) { status } }`, map[string]any{"id": got[kind].ID}).Decode(t, &out)
+			require.Equal(t, "PENDING", out.RetryDelivery.Status)
+		}
+		c = waitDeliveries(t, s, a.Token, "order-perm", func(c forwardedConversion) bool {
+			for _, dl := range c.Deliveries {
+				if dl.Status != "SENT" {
+					return false
+				}
+			}
+			return true
+		})
+		require.Equal(t, map[string]int{c.ID: 1}, p.meta.CountByEventID())
+		require.Equal(t, map[string]int{c.ID: 1}, p.tiktok.CountByEventID())
+		require.Equal(t, map[string]int{"order-perm": 1}, p.ads.CountByEventID())
+		require.Len(t, p.ga4.Events(), 1)
+		// A SENT delivery cannot be retried.
+		r := s.GraphQL(t, a.Token, `mutation($id: ID!) { retryDelivery(id: $id) { status } }`, map[string]any{"id": got["GA4"].ID})
+		require.Equal(t, "BAD_USER_INPUT", r.Code())
+
+		// A custom event without a mapping is skipped, saying why.
+		recordVisit(t, s, key, "cb_perm2")
+		postback(t, s, in, map[string]string{"{c}": "cb_perm2", "{t}": "signup-1", "{e}": "Signup"})
+		c = waitDeliveries(t, s, a.Token, "signup-1", allSettled(4))
+		for kind, dl := range byKind(c) {
+			require.Equal(t, "SKIPPED", dl.Status, kind)
+			require.Contains(t, deref(dl.LastError), `no event mapping for "Signup"`, kind)
+		}
+		var upd struct {
+			UpdateDestination struct {
+				EventMapping []struct {
+					Event         string
+					PlatformEvent *string
+					Default       bool
+				}
+			}
+		}
+		s.GraphQL(t, a.Token, `mutation($id: ID!, $in: UpdateDestinationInput!) { updateDestination(id: $id, input: $in) { eventMapping { event platformEvent default } } }`,
+			map[string]any{"id": ids["META"], "in": map[string]any{"eventMapping": []map[string]any{{"event": "Signup", "platformEvent": "CompleteRegistration"}}}}).Decode(t, &upd)
+		require.Len(t, upd.UpdateDestination.EventMapping, 3)
+		s.GraphQL(t, a.Token, `mutation($id: ID!) { replayConversion(id: $id) { id } }`, map[string]any{"id": c.ID}).Decode(t, &struct{}{})
+		c = waitDeliveries(t, s, a.Token, "signup-1", func(c forwardedConversion) bool { return byKind(c)["META"].Status == "SENT" })
+		require.Equal(t, "CompleteRegistration", byKind(c)["META"].EventName)
+		require.Equal(t, "SKIPPED", byKind(c)["GA4"].Status)
+		require.Equal(t, 1, p.meta.CountByEventID()[c.ID])
+	})
+}
+
+// TestForwardLifecycle: a conversion the network reports pending waits;
+// the approving postback forwards it once (a second approval sends
+// nothing); a reversal after forwarding is recorded; a conversion rejected
+// while pending is never forwarded.
+func TestForwardLifecycle(t *testing.T) {
+	t.Parallel()
+	dbtest.ForEach(t, func(t *testing.T, d string) {
+		p := startPlatforms(t)
+		s := testserver.Start(t, d, p.option())
+		a := s.Signup(t, "lifecycle")
+		_, key := createProperty(t, s, a.Token, "shop")
+		createDestinations(t, s, a.Token, "META")
+		in := forwardIntegration(t, s, a.Token)
+		recordVisit(t, s, key, "cb_life1")
+
+		// applied waits until the status job has handled the n-th repeat.
+		applied := func(tx string, n int) {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var out struct {
+					Conversions struct{ Edges []struct{ Node struct{ ID string } } }
+				}
+				s.GraphQL(t, a.Token, `query($w: ConversionWhereInput) { conversions(first: 100, where: $w) { edges { node { id } } } }`,
+					map[string]any{"w": map[string]any{"transactionID": tx, "status": "DUPLICATE", "reasonContains": "was applied"}}).Decode(t, &out)
+				if len(out.Conversions.Edges) == n {
+					return
+				}
+				require.True(t, time.Now().Before(deadline), "the status of %d repeats of %s was never applied", n, tx)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "40", "{t}": "life-1", "{s}": "pending"})
+		c := waitDeliveries(t, s, a.Token, "life-1", func(c forwardedConversion) bool { return c.Status == "MATCHED" })
+		require.Equal(t, "PENDING", c.NetworkStatus)
+		require.Empty(t, c.Deliveries, "a pending conversion waits")
+
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "40", "{t}": "life-1", "{s}": "approved"})
+		c = waitDeliveries(t, s, a.Token, "life-1", allSettled(1))
+		require.Equal(t, "APPROVED", c.NetworkStatus)
+		require.Equal(t, "SENT", c.Deliveries[0].Status)
+
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "40", "{t}": "life-1", "{s}": "approved"})
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "40", "{t}": "life-1", "{s}": "reversed"})
+		applied("life-1", 3)
+		c = conversionByTx(t, s, a.Token, "life-1")
+		require.Equal(t, "REVERSED", c.NetworkStatus)
+		require.Len(t, c.Deliveries, 1)
+		require.Equal(t, "SENT", c.Deliveries[0].Status)
+		require.Equal(t, map[string]int{c.ID: 1}, p.meta.CountByEventID(), "%+v %+v", c, p.meta.Events())
+
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "8", "{t}": "life-2", "{s}": "pending"})
+		waitDeliveries(t, s, a.Token, "life-2", func(c forwardedConversion) bool { return c.Status == "MATCHED" })
+		postback(t, s, in, map[string]string{"{c}": "cb_life1", "{p}": "8", "{t}": "life-2", "{s}": "rejected"})
+		applied("life-2", 1)
+		c = conversionByTx(t, s, a.Token, "life-2")
+		require.Equal(t, "REJECTED", c.NetworkStatus)
+		require.Empty(t, c.Deliveries)
+		r := s.GraphQL(t, a.Token, `mutation($id: ID!) { replayConversion(id: $id) { id } }`, map[string]any{"id": c.ID})
+		require.Equal(t, "BAD_USER_INPUT", r.Code())
+		require.Contains(t, r.Errors[0].Message, "rejected")
+	})
 }
