@@ -479,7 +479,9 @@ func TestForwardLifecycle(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			for {
 				var out struct {
-					Conversions struct{ Edges []struct{ Node struct{ ID string } } }
+					Conversions struct {
+						Edges []struct{ Node struct{ ID string } }
+					}
 				}
 				s.GraphQL(t, a.Token, `query($w: ConversionWhereInput) { conversions(first: 100, where: $w) { edges { node { id } } } }`,
 					map[string]any{"w": map[string]any{"transactionID": tx, "status": "DUPLICATE", "reasonContains": "was applied"}}).Decode(t, &out)
