@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -54,10 +55,6 @@ const (
 	// maxPlatformWait bounds a wait a platform asks for (Retry-After, or
 	// Google Ads' six hours for TOO_RECENT_*).
 	maxPlatformWait = 7 * time.Hour
-	// claimFor is how long a forward job owns the deliveries it sends: past
-	// JobTimeout, so a live job never loses them, and short, so those of a
-	// job that died go back to PENDING within minutes.
-	claimFor = JobTimeout + time.Minute
 	// maxAttemptLog bounds the attempts kept on a delivery; the count in
 	// attempts goes on.
 	maxAttemptLog = 20
@@ -207,6 +204,13 @@ func (w *ForwardWorker) verdict(o capi.Outcome, d *ent.Delivery) error {
 	return fmt.Errorf("delivery %s: %w", d.ID, o.Err)
 }
 
+// claimFor is how long a forward job owns the deliveries it sends: past the
+// job timeout (Config.JobTimeout), so a live job never loses them, and
+// short, so those of a job that died go back to PENDING within minutes.
+func (w *ForwardWorker) claimFor() time.Duration {
+	return cmp.Or(w.Config.JobTimeout, JobTimeout) + time.Minute
+}
+
 // claim takes the deliveries ids that are PENDING and not claimed by a live
 // job, marking them with token; it returns how many it took.
 func (w *ForwardWorker) claim(ctx context.Context, ids []string, token string, now time.Time) (int, error) {
@@ -217,7 +221,7 @@ func (w *ForwardWorker) claim(ctx context.Context, ids []string, token string, n
 			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
 		).
 		SetClaim(token).
-		SetClaimedUntil(now.Add(claimFor)).
+		SetClaimedUntil(now.Add(w.claimFor())).
 		Save(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("claim deliveries: %w", err)

@@ -1,0 +1,201 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/clickback/clickback/capi/capitest"
+	"github.com/clickback/clickback/database"
+)
+
+// store reads what a node wrote, straight from its database.
+type store struct {
+	url, sqlitePath string
+}
+
+func (s store) open(t *testing.T) *database.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), s.url, s.sqlitePath)
+	require.NoError(t, err)
+	return db
+}
+
+// counts runs a query of (key, count) rows.
+func counts(t *testing.T, db *sql.DB, query string) map[string]int {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query)
+	require.NoError(t, err, query)
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k sql.NullString
+		var n int
+		require.NoError(t, rows.Scan(&k, &n))
+		out[k.String] += n
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// backgroundKinds are the jobs a conversion causes; periodic maintenance
+// jobs (retention, rollups) are not the test's business.
+const backgroundKinds = `('match', 'forward', 'conversion_status')`
+
+// unfinishedJobs counts the conversion jobs by state, apart from completed.
+func unfinishedJobs(t *testing.T, db *sql.DB) map[string]int {
+	return counts(t, db, `SELECT state, count(*) FROM river_job WHERE kind IN `+backgroundKinds+` AND state <> 'completed' GROUP BY state`)
+}
+
+// runningJobs counts the conversion jobs left running, with the process
+// that ran them dead: the jobs a crash interrupted.
+func runningJobs(t *testing.T, s store) int {
+	db := s.open(t)
+	defer db.Close()
+	return counts(t, db.SQL, `SELECT 'running', count(*) FROM river_job WHERE kind IN `+backgroundKinds+` AND state = 'running'`)["running"]
+}
+
+// waitJobsDone polls until every conversion job has completed, and fails
+// the test at the deadline, or at once when one was discarded or cancelled.
+func waitJobsDone(t *testing.T, s store, within time.Duration) time.Duration {
+	t.Helper()
+	db := s.open(t)
+	defer db.Close()
+	start := time.Now()
+	var left map[string]int
+	for time.Since(start) < within {
+		left = unfinishedJobs(t, db.SQL)
+		require.Zero(t, left["discarded"]+left["cancelled"], "jobs given up: %v", left)
+		if len(left) == 0 {
+			return time.Since(start)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	rows, err := db.SQL.QueryContext(context.Background(), `SELECT kind, state, attempt, CAST(args AS TEXT), CAST(errors AS TEXT) FROM river_job WHERE kind IN `+backgroundKinds+` AND state <> 'completed' LIMIT 5`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var kind, state string
+		var attempt int
+		var args, errs sql.NullString
+		require.NoError(t, rows.Scan(&kind, &state, &attempt, &args, &errs))
+		t.Logf("unfinished %s job, %s, attempt %d, args %s, errors %.2000s", kind, state, attempt, args.String, errs.String)
+	}
+	t.Fatalf("conversion jobs not finished %s after the restart: %v", within, left)
+	return 0
+}
+
+// outcome is what verify found, for the report.
+type outcome struct {
+	Conversions, Matched, Deliveries int
+	Lost, Duplicates                 int
+}
+
+// verify checks the store against the traffic: every acknowledged tag
+// batch stored once and whole, every acknowledged postback stored once,
+// nothing stored that was not sent, every matched conversion delivered once
+// to each destination and received once by each fake platform.
+func verify(t *testing.T, s store, tr *traffic, fakes map[string]*capitest.Fake) outcome {
+	t.Helper()
+	db := s.open(t)
+	defer db.Close()
+	var o outcome
+	tr.recMu.Lock()
+	defer tr.recMu.Unlock()
+	prefix := "k" + tr.run + "-"
+	sentTag := set(tr.tagSent)
+	sentPB := set(tr.pbSent)
+
+	events := counts(t, db.SQL, `SELECT click_id, count(*) FROM track_events GROUP BY click_id`)
+	clicks := counts(t, db.SQL, `SELECT click_id, count(*) FROM clicks GROUP BY click_id`)
+	for _, id := range tr.tagAck {
+		if clicks[id] != 1 || events[id] != 2 {
+			o.Lost++
+			t.Errorf("acknowledged tag batch %s: %d clicks, %d events stored (want 1 and 2)", id, clicks[id], events[id])
+		}
+	}
+	for id, n := range events {
+		if !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		require.True(t, sentTag[id], "events stored for a Click ID never sent: %s", id)
+		if n != 2 {
+			o.Duplicates++
+			t.Errorf("tag batch %s stored %d events (want 2: a batch is stored whole or not at all, once)", id, n)
+		}
+	}
+
+	conv := counts(t, db.SQL, `SELECT transaction_id, count(*) FROM conversions WHERE status <> 'DUPLICATE' GROUP BY transaction_id`)
+	dup := counts(t, db.SQL, `SELECT 'dup', count(*) FROM conversions WHERE status = 'DUPLICATE'`)["dup"]
+	for _, id := range tr.pbAck {
+		if conv[id] != 1 {
+			t.Errorf("acknowledged postback %s stored %d times (want 1)", id, conv[id])
+			if conv[id] == 0 {
+				o.Lost++
+			}
+		}
+	}
+	for id, n := range conv {
+		if !strings.HasPrefix(id, "t"+prefix) {
+			continue
+		}
+		o.Conversions++
+		require.True(t, sentPB[id], "conversion stored for a transaction never sent: %s", id)
+		if n > 1 {
+			o.Duplicates += n - 1
+		}
+	}
+	// Nothing was sent twice, so a DUPLICATE row means a postback counted
+	// against itself: a retried insert.
+	require.Zero(t, dup, "conversions marked DUPLICATE though every postback was sent once")
+	o.Duplicates += dup
+
+	o.Matched = counts(t, db.SQL, `SELECT 'm', count(*) FROM conversions WHERE status = 'MATCHED'`)["m"]
+	if fakes != nil {
+		dests := counts(t, db.SQL, `SELECT 'd', count(*) FROM destinations`)["d"]
+		perConv := counts(t, db.SQL, `SELECT c.id, count(d.id) FROM conversions c LEFT JOIN deliveries d ON d.conversion_id = c.id WHERE c.status = 'MATCHED' GROUP BY c.id`)
+		for id, n := range perConv {
+			if n != dests {
+				t.Errorf("matched conversion %s has %d deliveries (want %d, one per destination)", id, n, dests)
+			}
+		}
+		states := counts(t, db.SQL, `SELECT status, count(*) FROM deliveries GROUP BY status`)
+		require.Equal(t, map[string]int{"SENT": o.Matched * dests}, states, "every delivery of a matched conversion SENT")
+		o.Deliveries = states["SENT"]
+		for kind, fake := range fakes {
+			sent := counts(t, db.SQL, fmt.Sprintf(`SELECT d.event_id, count(*) FROM deliveries d JOIN destinations ds ON ds.id = d.destination_id WHERE ds.kind = '%s' AND d.status = 'SENT' GROUP BY d.event_id`, kind))
+			got := fake.CountByEventID()
+			for id := range sent {
+				if got[id] != 1 {
+					t.Errorf("%s received event %s %d times (want 1)", kind, id, got[id])
+					if got[id] > 1 {
+						o.Duplicates += got[id] - 1
+					} else {
+						o.Lost++
+					}
+				}
+			}
+			for id := range got {
+				if sent[id] == 0 {
+					t.Errorf("%s received event %s that no SENT delivery holds", kind, id)
+				}
+			}
+		}
+	}
+	return o
+}
+
+func set(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
