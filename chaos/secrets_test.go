@@ -68,7 +68,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	apiKey := key.CreateAPIKey.Key
 	require.NotEmpty(t, apiKey)
 
-	var it struct{ CreateIntegration struct{ ID, PostbackURL string } }
+	var it struct {
+		CreateIntegration struct{ ID, PostbackURL string }
+	}
 	decode(call(apiKey, `mutation($in: CreateIntegrationInput!) { createIntegration(input: $in) { id postbackURL } }`,
 		map[string]any{"in": map[string]any{"name": "Network", "clickIDMacro": "{click_id}", "transactionIDMacro": "{transaction_id}", "payoutMacro": "{payout}"}}), &it)
 	pu, err := url.Parse(it.CreateIntegration.PostbackURL)
