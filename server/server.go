@@ -44,6 +44,9 @@ type Deps struct {
 	// Collect tunes the postback endpoint (rate limits, batching); the
 	// zero value is the production default.
 	Collect collect.Options
+	// Tag sets the tag ingest's rate limits (load tests lift them); the
+	// zero value is the production default.
+	Tag TagLimits
 }
 
 // New returns the handler of every route.
@@ -85,7 +88,11 @@ func New(d Deps) http.Handler {
 	if visits == nil {
 		visits = visit.NewRecorder(d.DB, visit.Options{})
 	}
-	th := newTagHandler(d.DB.Ent, visits, d.Config.PublicURL, d.Logger, defaultTagLimits)
+	tagLimits := defaultTagLimits
+	if d.Tag != (TagLimits{}) {
+		tagLimits = d.Tag
+	}
+	th := newTagHandler(d.DB.Ent, visits, d.Config.PublicURL, d.Logger, tagLimits)
 	mux.HandleFunc("GET /tag/{file}", th.serveScript)
 	mux.HandleFunc("POST /t/{propertyKey}", th.serveIngest)
 	mux.HandleFunc("OPTIONS /t/{propertyKey}", th.servePreflight)

@@ -36,6 +36,9 @@ type tagLimits struct {
 	PropertyBurst int
 }
 
+// TagLimits are the tag ingest's rate limits (Deps.Tag).
+type TagLimits = tagLimits
+
 var defaultTagLimits = tagLimits{IPRate: 50, IPBurst: 200, PropertyRate: 5000, PropertyBurst: 10000}
 
 // Caching of the tag and of property lookups.

@@ -11,6 +11,21 @@
 // In collect mode every postback carries a fresh click id and transaction
 // id. Only 2xx answers count as throughput; the others are reported by
 // status code.
+//
+// The bench subcommand starts clickback itself, on SQLite, on a throwaway
+// database of a durable PostgreSQL cluster, or on a given PostgreSQL URL,
+// runs the same load against the baseline (a bare server that only
+// group-commits raw requests into one table of the same PostgreSQL, see
+// loadgen.Baseline) and against clickback, checks that every acknowledged
+// request is stored, and prints a table with clickback ÷ baseline:
+//
+//	loadgen bench -db postgres -mode both -d 10s -c 128
+//	loadgen bench -db sqlite -mode collect -rate 5000
+//
+// report runs the standard set (collect and tag on durable PostgreSQL with
+// the baseline, and on SQLite) and writes BENCHMARKS.md to stdout:
+//
+//	go run ./cmd/loadgen report > BENCHMARKS.md
 package main
 
 import (
@@ -26,13 +41,24 @@ import (
 )
 
 func main() {
-	if len(os.Args) >= 2 && os.Args[1] == "tag" {
-		tagMode()
-		return
+	if len(os.Args) >= 2 {
+		switch os.Args[1] {
+		case "tag":
+			tagMode()
+			return
+		case "bench":
+			benchMode()
+			return
+		case "report":
+			reportMode()
+			return
+		}
 	}
 	if len(os.Args) < 2 || os.Args[1] != "collect" {
 		fmt.Fprintln(os.Stderr, "usage: loadgen collect -url URL [-c concurrency] [-d duration] [-n requests]")
 		fmt.Fprintln(os.Stderr, "       loadgen tag -url http://host/t/PROPERTYKEY [-c browsers] [-d duration] [-n requests]")
+		fmt.Fprintln(os.Stderr, "       loadgen bench [-db sqlite|postgres|postgres://…] [-mode collect|tag|both] [-c n] [-d duration] [-rate n] [-baseline=true]")
+		fmt.Fprintln(os.Stderr, "       loadgen report [-d duration] > BENCHMARKS.md")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("collect", flag.ExitOnError)
@@ -40,8 +66,9 @@ func main() {
 	conc := fs.Int("c", 64, "postbacks in flight at once")
 	dur := fs.Duration("d", 10*time.Second, "duration of the run")
 	n := fs.Int64("n", 0, "stop after this many postbacks instead of after -d")
+	rate := fs.Float64("rate", 0, "postbacks per second (0: flat out)")
 	_ = fs.Parse(os.Args[2:])
-	cfg := loadgen.CollectConfig{URL: *url, Concurrency: *conc, Duration: *dur, Requests: *n}
+	cfg := loadgen.CollectConfig{URL: *url, Concurrency: *conc, Duration: *dur, Requests: *n, Rate: *rate}
 	if *n > 0 {
 		cfg.Duration = 0
 	}
@@ -75,8 +102,9 @@ func tagMode() {
 	conc := fs.Int("c", 128, "browsers sending at once")
 	dur := fs.Duration("d", 10*time.Second, "duration of the run")
 	n := fs.Int64("n", 0, "stop after this many requests instead of after -d")
+	rate := fs.Float64("rate", 0, "requests per second (0: flat out)")
 	_ = fs.Parse(os.Args[2:])
-	cfg := loadgen.TagConfig{URL: *url, Concurrency: *conc, Duration: *dur, Requests: *n}
+	cfg := loadgen.TagConfig{URL: *url, Concurrency: *conc, Duration: *dur, Requests: *n, Rate: *rate}
 	if *n > 0 {
 		cfg.Duration = 0
 	}

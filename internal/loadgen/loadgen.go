@@ -33,6 +33,10 @@ type CollectConfig struct {
 	// it after that many postbacks instead.
 	Duration time.Duration
 	Requests int64
+	// Rate, when positive, paces the run at that many postbacks per
+	// second (open loop: a postback sent late counts its lateness in its
+	// latency); otherwise it runs flat out.
+	Rate float64
 	// Keep records the transaction ids of acknowledged postbacks in the
 	// Result (costs memory on long runs).
 	Keep bool
@@ -45,7 +49,8 @@ type Result struct {
 	Refused  int64 // answered anything else
 	Errors   int64 // no answer (connection errors, timeouts)
 	Elapsed  time.Duration
-	P50, P99 time.Duration
+	P50, P90 time.Duration
+	P99      time.Duration
 	Max      time.Duration
 	// Codes counts the answers by status code.
 	Codes map[int]int64
@@ -66,9 +71,9 @@ func (r Result) Throughput() float64 {
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("sent %d, acked %d, refused %d, errors %d in %s: %.0f postbacks/s, p50 %s, p99 %s, max %s",
+	return fmt.Sprintf("sent %d, acked %d, refused %d, errors %d in %s: %.0f postbacks/s, p50 %s, p90 %s, p99 %s, max %s",
 		r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
-		r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
 }
 
 // Collect runs the postback load described by cfg until its duration or
@@ -119,9 +124,12 @@ func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
 				if cfg.Requests > 0 && n > cfg.Requests {
 					break
 				}
+				t0, due := pace(ctx, start, cfg.Rate, n-1)
+				if !due {
+					break
+				}
 				id := run + "-" + strconv.FormatInt(n, 36)
 				u := strings.Replace(strings.Replace(cfg.URL, "{click_id}", "c"+id, 1), "{transaction_id}", "t"+id, 1)
-				t0 := time.Now()
 				req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, u, nil)
 				if err != nil {
 					return
@@ -170,11 +178,38 @@ func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
-	if len(all) > 0 {
-		slices.Sort(all)
-		res.P50 = all[len(all)/2]
-		res.P99 = all[min(len(all)-1, len(all)*99/100)]
-		res.Max = all[len(all)-1]
-	}
+	res.percentiles(all)
 	return res, nil
+}
+
+// percentiles sets the latency figures from all the latencies measured.
+func (r *Result) percentiles(all []time.Duration) {
+	if len(all) == 0 {
+		return
+	}
+	slices.Sort(all)
+	r.P50 = all[len(all)/2]
+	r.P90 = all[min(len(all)-1, len(all)*90/100)]
+	r.P99 = all[min(len(all)-1, len(all)*99/100)]
+	r.Max = all[len(all)-1]
+}
+
+// pace waits until the i-th request (from 0) is due at rate per second
+// after start and returns when it was due; with no rate it returns now at
+// once. It reports false when ctx ends first.
+func pace(ctx context.Context, start time.Time, rate float64, i int64) (time.Time, bool) {
+	if rate <= 0 {
+		return time.Now(), ctx.Err() == nil
+	}
+	due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+	if d := time.Until(due); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return due, false
+		}
+	}
+	return due, true
 }

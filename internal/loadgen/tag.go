@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,6 +27,9 @@ type TagConfig struct {
 	// after that many requests instead.
 	Duration time.Duration
 	Requests int64
+	// Rate, when positive, paces the run at that many requests per second
+	// (see CollectConfig.Rate).
+	Rate float64
 }
 
 // TagResult is what a tag run measured. Result counts requests (Acked:
@@ -50,9 +52,9 @@ func (r TagResult) EventsPerSecond() float64 {
 }
 
 func (r TagResult) String() string {
-	return fmt.Sprintf("%d events of %d visits: %.0f events/s; requests: sent %d, acked %d, refused %d, errors %d in %s: %.0f requests/s, p50 %s, p99 %s, max %s",
+	return fmt.Sprintf("%d events of %d visits: %.0f events/s; requests: sent %d, acked %d, refused %d, errors %d in %s: %.0f requests/s, p50 %s, p90 %s, p99 %s, max %s",
 		r.Events, r.Visits, r.EventsPerSecond(), r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
-		r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
 }
 
 // tagVisit is what the tag sends for one visit with a fresh Click ID: the
@@ -116,12 +118,19 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 		visits:
 			for ctx.Err() == nil {
 				n := seq.Add(1)
+				due, onTime := pace(ctx, start, cfg.Rate/2, n-1)
+				if !onTime {
+					break
+				}
 				bodies, counts := tagVisit("cb_" + run + "_" + strconv.FormatInt(n, 36))
 				for i, body := range bodies {
 					if cfg.Requests > 0 && n*2-1+int64(i) > cfg.Requests {
 						break visits
 					}
 					t0 := time.Now()
+					if i == 0 && cfg.Rate > 0 {
+						t0 = due
+					}
 					req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, cfg.URL, bytes.NewReader(body))
 					if err != nil {
 						return
@@ -175,11 +184,6 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
-	if len(all) > 0 {
-		slices.Sort(all)
-		res.P50 = all[len(all)/2]
-		res.P99 = all[min(len(all)-1, len(all)*99/100)]
-		res.Max = all[len(all)-1]
-	}
+	res.percentiles(all)
 	return res, nil
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/clickback/clickback/internal/loadbench"
+)
+
+func benchMode() {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	db := fs.String("db", "postgres", "sqlite, postgres (a throwaway database in a durable local cluster) or a postgres:// URL of an empty database")
+	mode := fs.String("mode", "both", "collect, tag or both (at once)")
+	conc := fs.Int("c", 128, "requests in flight at once, per load")
+	dur := fs.Duration("d", 10*time.Second, "duration of each run")
+	rate := fs.Float64("rate", 0, "requests per second per load (0: flat out)")
+	base := fs.Bool("baseline", true, "also run the load against the baseline (PostgreSQL only)")
+	_ = fs.Parse(os.Args[2:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	d, err := loadbench.OpenDatabase(ctx, *db)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	defer d.Close()
+	rows, err := loadbench.Run(ctx, d, loadbench.Options{Mode: *mode, Duration: *dur, Concurrency: *conc, Rate: *rate, Baseline: *base, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	loadbench.Table(os.Stdout, rows)
+	for _, r := range rows {
+		if !strings.HasPrefix(r.Stored, "ok") {
+			os.Exit(1)
+		}
+	}
+}
+
+func reportMode() {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	dur := fs.Duration("d", 10*time.Second, "duration of each run")
+	conc := fs.Int("c", 128, "requests in flight at once, per load")
+	_ = fs.Parse(os.Args[2:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	machine := loadbench.Machine()
+	var all []loadbench.Row
+	for _, spec := range []string{"postgres", "sqlite"} {
+		for _, mode := range []string{"collect", "tag"} {
+			d, err := loadbench.OpenDatabase(ctx, spec)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", err)
+				os.Exit(2)
+			}
+			rows, err := loadbench.Run(ctx, d, loadbench.Options{Mode: mode, Duration: *dur, Concurrency: *conc, Baseline: true, Log: os.Stderr})
+			d.Close()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "loadgen:", err)
+				os.Exit(1)
+			}
+			all = append(all, rows...)
+		}
+	}
+	machine.LoadAfter = loadbench.LoadAverage()
+	loadbench.Report(os.Stdout, machine, fmt.Sprintf("go run ./cmd/loadgen report -d %s -c %d > BENCHMARKS.md", *dur, *conc), all)
+}
