@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -13,6 +14,12 @@ import (
 )
 
 func benchMode() {
+	failed := false
+	defer func() {
+		if failed {
+			os.Exit(1)
+		}
+	}()
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	db := fs.String("db", "postgres", "sqlite, postgres (a throwaway database in a durable local cluster) or a postgres:// URL of an empty database")
 	mode := fs.String("mode", "both", "collect, tag or both (at once)")
@@ -20,7 +27,30 @@ func benchMode() {
 	dur := fs.Duration("d", 10*time.Second, "duration of each run")
 	rate := fs.Float64("rate", 0, "requests per second per load (0: flat out)")
 	base := fs.Bool("baseline", true, "also run the load against the baseline (PostgreSQL only)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (clickback runs in this process) to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
 	_ = fs.Parse(os.Args[2:])
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	d, err := loadbench.OpenDatabase(ctx, *db)
@@ -37,7 +67,7 @@ func benchMode() {
 	loadbench.Table(os.Stdout, rows)
 	for _, r := range rows {
 		if !strings.HasPrefix(r.Stored, "ok") {
-			os.Exit(1)
+			failed = true
 		}
 	}
 }
