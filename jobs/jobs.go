@@ -46,8 +46,12 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &RollupWorker{DB: d.DB}); err != nil {
 		return nil, fmt.Errorf("register rollup worker: %w", err)
 	}
-	if err := river.AddWorkerSafely(workers, &MatchWorker{DB: d.DB, Config: d.Config}); err != nil {
+	match := &MatchWorker{DB: d.DB, Config: d.Config}
+	if err := river.AddWorkerSafely(workers, match); err != nil {
 		return nil, fmt.Errorf("register match worker: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &MatchBatchWorker{Match: match}); err != nil {
+		return nil, fmt.Errorf("register match batch worker: %w", err)
 	}
 	// config.Load guarantees a valid encryption key; a hand-built Config
 	// without one (tools, tests of other parts) still gets a client, whose
