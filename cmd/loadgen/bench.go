@@ -76,6 +76,7 @@ func reportMode() {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	dur := fs.Duration("d", 10*time.Second, "duration of each run")
 	conc := fs.Int("c", 128, "requests in flight at once, per load")
+	note := fs.String("note", "", "a paragraph on the conditions of the run (what else the machine was doing)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -98,5 +99,5 @@ func reportMode() {
 		}
 	}
 	machine.LoadAfter = loadbench.LoadAverage()
-	loadbench.Report(os.Stdout, machine, fmt.Sprintf("go run ./cmd/loadgen report -d %s -c %d > BENCHMARKS.md", *dur, *conc), all)
+	loadbench.Report(os.Stdout, machine, fmt.Sprintf("go run ./cmd/loadgen report -d %s -c %d > BENCHMARKS.md", *dur, *conc), *note, all)
 }

@@ -22,6 +22,11 @@
 //	loadgen bench -db postgres -mode both -d 10s -c 128
 //	loadgen bench -db sqlite -mode collect -rate 5000
 //
+// soak runs clickback as a child process for a long while (10 minutes by
+// default) and prints its RSS and goroutines every 10 s:
+//
+//	loadgen soak -db postgres -d 10m -rate 1000
+//
 // report runs the standard set (collect and tag on durable PostgreSQL with
 // the baseline, and on SQLite) and writes BENCHMARKS.md to stdout:
 //
@@ -52,6 +57,12 @@ func main() {
 		case "report":
 			reportMode()
 			return
+		case "soak":
+			soakMode()
+			return
+		case "soak-serve":
+			soakServe()
+			return
 		}
 	}
 	if len(os.Args) < 2 || os.Args[1] != "collect" {
@@ -59,6 +70,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "       loadgen tag -url http://host/t/PROPERTYKEY [-c browsers] [-d duration] [-n requests]")
 		fmt.Fprintln(os.Stderr, "       loadgen bench [-db sqlite|postgres|postgres://…] [-mode collect|tag|both] [-c n] [-d duration] [-rate n] [-baseline=true]")
 		fmt.Fprintln(os.Stderr, "       loadgen report [-d duration] > BENCHMARKS.md")
+		fmt.Fprintln(os.Stderr, "       loadgen soak [-db …] [-mode …] [-d 10m] [-every 10s] [-rate n]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("collect", flag.ExitOnError)

@@ -43,7 +43,7 @@ func TestBenchShort(t *testing.T) {
 				}
 			}
 			var buf bytes.Buffer
-			Report(&buf, Machine(), "go run ./cmd/loadgen report", rows)
+			Report(&buf, Machine(), "go run ./cmd/loadgen report", "", rows)
 			require.Contains(t, buf.String(), "| clickback |")
 			t.Log("\n" + buf.String())
 		})

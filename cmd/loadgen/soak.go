@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/internal/loadbench"
+	"github.com/clickback/clickback/internal/loadgen"
+)
+
+// soakMode runs clickback as a child process (this binary, soak-serve) and
+// puts load on it for a long while, sampling the child's RSS and goroutines.
+func soakMode() {
+	fs := flag.NewFlagSet("soak", flag.ExitOnError)
+	db := fs.String("db", "postgres", "sqlite, postgres (durable throwaway cluster) or a postgres:// URL of an empty database")
+	mode := fs.String("mode", "both", "collect, tag or both")
+	dur := fs.Duration("d", 10*time.Minute, "duration of the soak")
+	every := fs.Duration("every", 10*time.Second, "sampling interval")
+	conc := fs.Int("c", 64, "requests in flight at once, per load")
+	rate := fs.Float64("rate", 0, "requests per second per load (0: flat out)")
+	_ = fs.Parse(os.Args[2:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	d, err := loadbench.OpenDatabase(ctx, *db)
+	if err != nil {
+		fail(err)
+	}
+	defer d.Close()
+	spec := d.URL
+	if spec == "" {
+		dir, err := os.MkdirTemp("", "clickback-soak-")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(dir)
+		spec = filepath.Join(dir, "clickback.db")
+		sq, err := database.OpenSQLite(spec)
+		if err != nil {
+			fail(err)
+		}
+		if err := sq.Migrate(ctx); err != nil {
+			fail(err)
+		}
+		sq.Close()
+	}
+	cmd := exec.Command(os.Args[0], "soak-serve", "-db", spec)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		fail(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	var urls struct{ Collect, Tag, Stats string }
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || json.Unmarshal([]byte(line), &urls) != nil {
+		fail(fmt.Errorf("child did not start: %v %q", err, line))
+	}
+	fmt.Printf("| elapsed | RSS | goroutines |\n| ---: | ---: | ---: |\n")
+	sample := func(at time.Duration) {
+		rss := rssOf(cmd.Process.Pid)
+		g := "?"
+		if resp, err := http.Get(urls.Stats); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			g = strings.TrimSpace(string(b))
+		}
+		fmt.Printf("| %s | %.0f MB | %s |\n", at.Round(time.Second), float64(rss)/(1<<20), g)
+	}
+	lctx, cancel := context.WithTimeout(ctx, *dur)
+	defer cancel()
+	var wg sync.WaitGroup
+	var results []string
+	var mu sync.Mutex
+	if *mode == "collect" || *mode == "both" {
+		wg.Go(func() {
+			res, err := loadgen.Collect(lctx, loadgen.CollectConfig{URL: urls.Collect, Concurrency: *conc, Duration: *dur, Rate: *rate})
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, fmt.Sprintf("collect: %s (err %v)", res, err))
+		})
+	}
+	if *mode == "tag" || *mode == "both" {
+		wg.Go(func() {
+			res, err := loadgen.Tag(lctx, loadgen.TagConfig{URL: urls.Tag, Concurrency: *conc, Duration: *dur, Rate: *rate})
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, fmt.Sprintf("tag: %s (err %v)", res, err))
+		})
+	}
+	start := time.Now()
+	sample(0)
+	tick := time.NewTicker(*every)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+loop:
+	for {
+		select {
+		case <-tick.C:
+			sample(time.Since(start))
+		case <-done:
+			break loop
+		}
+	}
+	tick.Stop()
+	sample(time.Since(start))
+	fmt.Println()
+	for _, r := range results {
+		fmt.Println(r)
+	}
+}
+
+// rssOf is the resident set size of process pid in bytes (Linux).
+func rssOf(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// soakServe is the child of soak: clickback on the database named by -db
+// (a postgres:// URL or a migrated SQLite file), until stdin closes. It
+// prints the load URLs and a goroutine-count URL as one JSON line.
+func soakServe() {
+	fs := flag.NewFlagSet("soak-serve", flag.ExitOnError)
+	spec := fs.String("db", "", "postgres:// URL or SQLite file")
+	_ = fs.Parse(os.Args[2:])
+	ctx := context.Background()
+	var db *database.DB
+	var err error
+	if strings.HasPrefix(*spec, "postgres") {
+		db, err = database.OpenPostgres(ctx, *spec)
+	} else {
+		db, err = database.OpenSQLite(*spec)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak-serve:", err)
+		os.Exit(1)
+	}
+	defer db.Close()
+	c, err := loadbench.StartClickback(ctx, db, loadbench.ServerOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak-serve:", err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "soak-serve:", err)
+		os.Exit(1)
+	}
+	go func() {
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintln(w, runtime.NumGoroutine())
+		}))
+	}()
+	out, _ := json.Marshal(map[string]string{"Collect": c.CollectURL, "Tag": c.TagURL, "Stats": "http://" + ln.Addr().String()})
+	fmt.Println(string(out))
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
