@@ -47,7 +47,7 @@ func counts(t *testing.T, db *sql.DB, query string) map[string]int {
 
 // backgroundKinds are the jobs a conversion causes; periodic maintenance
 // jobs (retention, rollups) are not the test's business.
-const backgroundKinds = `('match', 'forward', 'conversion_status')`
+const backgroundKinds = `('match', 'match_batch', 'forward', 'conversion_status')`
 
 // unfinishedJobs counts the conversion jobs by state, apart from completed.
 func unfinishedJobs(t *testing.T, db *sql.DB) map[string]int {
