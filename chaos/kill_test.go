@@ -69,13 +69,13 @@ func TestKill9(t *testing.T) {
 			cancel()
 			wait()
 			took := waitJobsDone(t, s, 2*time.Minute)
-			o := verify(t, s, tr, fakes)
+			o := verify(t, s, tr, fakes, n.Kills)
 			f := tr.figures()
 			require.Positive(t, f.PostbacksAcked)
 			require.Positive(t, f.TagAcked)
 			require.Positive(t, o.Matched, "some conversions matched their click")
-			t.Logf("FIGURES kill9 %s: kills %d, jobs interrupted %d, all jobs done %s after the last restart; %s; conversions stored %d, matched %d, deliveries %d; lost %d, duplicates %d",
-				d, n.Kills, interrupted, took.Round(time.Second), f, o.Conversions, o.Matched, o.Deliveries, o.Lost, o.Duplicates)
+			t.Logf("FIGURES kill9 %s: kills %d, jobs interrupted %d, all jobs done %s after the last restart; %s; conversions stored %d, matched %d, deliveries %d; lost %d, duplicates %d, re-sent after a kill (same event id) %d",
+				d, n.Kills, interrupted, took.Round(time.Second), f, o.Conversions, o.Matched, o.Deliveries, o.Lost, o.Duplicates, o.Resent)
 			n.stop()
 		})
 	}
