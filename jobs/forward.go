@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/capi"
@@ -118,9 +120,6 @@ func (w *ForwardWorker) NextRetry(job *river.Job[ForwardArgs]) time.Time {
 	return time.Now().Add(wait)
 }
 
-// errClaimed means another job is sending the delivery right now.
-var errClaimed = errors.New("delivery claimed by another job")
-
 // Work implements river.Worker.
 func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) error {
 	if w.Destinations == nil {
@@ -143,26 +142,15 @@ func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	}
 	dst := d.Edges.Destination
 	token := newClaimToken()
-	claimed, err := w.claim(ctx, []string{d.ID}, token, now)
+	batch, err := w.claimBatch(ctx, d, dst, token, now)
 	if err != nil {
 		return err
 	}
-	if claimed == 0 {
-		// Another job holds it (a batch in flight): look again shortly,
-		// when it will most likely be SENT. A snooze is not an attempt.
-		return river.JobSnooze(time.Second + time.Duration(rand.Int64N(int64(time.Second))))
+	if batch == nil {
+		return w.awaitOther(ctx, d)
 	}
 	if !dst.Enabled {
-		return w.settleAll(ctx, token, []*ent.Delivery{d}, skippedOutcome(d.EventID, "the destination is disabled"), now)
-	}
-	batch := []*ent.Delivery{d}
-	if n := destination.MaxBatch(dst.Kind); n > 1 {
-		more, err := w.claimMore(ctx, d, token, n-1, now)
-		if err != nil {
-			w.release(ctx, token)
-			return err
-		}
-		batch = append(batch, more...)
+		return w.settleAll(ctx, token, batch, skippedOutcome("", "the destination is disabled"), now)
 	}
 	convs, err := w.conversions(ctx, batch)
 	if err != nil {
@@ -211,48 +199,116 @@ func (w *ForwardWorker) claimFor() time.Duration {
 	return cmp.Or(w.Config.JobTimeout, JobTimeout) + time.Minute
 }
 
-// claim takes the deliveries ids that are PENDING and not claimed by a live
-// job, marking them with token; it returns how many it took.
-func (w *ForwardWorker) claim(ctx context.Context, ids []string, token string, now time.Time) (int, error) {
-	n, err := w.DB.Ent.Delivery.Update().
-		Where(
-			delivery.IDIn(ids...),
-			delivery.StatusEQ(delivery.StatusPENDING),
-			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
-		).
-		SetClaim(token).
-		SetClaimedUntil(now.Add(w.claimFor())).
-		Save(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("claim deliveries: %w", err)
+// claimBatch claims d and, when the platform takes batches, up to
+// MaxBatch-1 other fresh PENDING deliveries of its destination and event,
+// oldest first, in one UPDATE (one commit). It returns the claimed
+// deliveries with d first, or nil when d itself was not free (another job
+// is sending it); the others are then released.
+func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *ent.Destination, token string, now time.Time) ([]*ent.Delivery, error) {
+	ids := []string{d.ID}
+	if n := destination.MaxBatch(dst.Kind); n > 1 && dst.Enabled {
+		more, err := w.DB.Ent.Delivery.Query().
+			Where(
+				delivery.DestinationID(d.DestinationID),
+				delivery.StatusEQ(delivery.StatusPENDING),
+				delivery.Attempts(0),
+				delivery.EventName(d.EventName),
+				delivery.IDNEQ(d.ID),
+				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+			).
+			Order(ent.Asc(delivery.FieldCreatedAt)).
+			Limit(n - 1).
+			IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("look for a batch: %w", err)
+		}
+		ids = append(ids, more...)
 	}
-	return n, nil
+	n, err := w.claim(ctx, d.AccountID, ids, token, now)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	claimed, err := w.DB.Ent.Delivery.Query().Where(delivery.Claim(token)).All(ctx)
+	if err != nil {
+		w.release(ctx, token)
+		return nil, fmt.Errorf("load claimed deliveries: %w", err)
+	}
+	batch := make([]*ent.Delivery, 0, len(claimed))
+	for _, c := range claimed {
+		if c.ID == d.ID {
+			batch = append([]*ent.Delivery{c}, batch...)
+		} else {
+			batch = append(batch, c)
+		}
+	}
+	if len(batch) == 0 || batch[0].ID != d.ID {
+		w.release(ctx, token)
+		return nil, nil
+	}
+	return batch, nil
 }
 
-// claimMore claims up to n other fresh PENDING deliveries of d's
-// destination and event, oldest first, for the same request.
-func (w *ForwardWorker) claimMore(ctx context.Context, d *ent.Delivery, token string, n int, now time.Time) ([]*ent.Delivery, error) {
-	ids, err := w.DB.Ent.Delivery.Query().
-		Where(
-			delivery.DestinationID(d.DestinationID),
-			delivery.StatusEQ(delivery.StatusPENDING),
-			delivery.Attempts(0),
-			delivery.EventName(d.EventName),
-			delivery.IDNEQ(d.ID),
-			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
-		).
-		Order(ent.Asc(delivery.FieldCreatedAt)).
-		Limit(n).
-		IDs(ctx)
-	if err != nil || len(ids) == 0 {
-		return nil, err
+// claim marks the deliveries ids that are PENDING and not claimed by a live
+// job with token, and returns how many it took. On PostgreSQL, jobs claim
+// concurrently: the rows are locked in id order and rows another
+// transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
+// wait on each other or deadlock. SQLite has one writer at a time.
+func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token string, now time.Time) (int, error) {
+	until := now.Add(w.claimFor())
+	if w.DB.Dialect != dialect.Postgres {
+		return w.DB.Ent.Delivery.Update().
+			Where(
+				delivery.IDIn(ids...),
+				delivery.StatusEQ(delivery.StatusPENDING),
+				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+			).
+			SetClaim(token).
+			SetClaimedUntil(until).
+			Save(ctx)
 	}
-	if _, err := w.claim(ctx, ids, token, now); err != nil {
-		return nil, err
+	args := []any{token, until, accountID, now}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args = append(args, id)
+		marks[i] = "$" + strconv.Itoa(len(args))
 	}
-	return w.DB.Ent.Delivery.Query().
-		Where(delivery.Claim(token), delivery.IDNEQ(d.ID), delivery.StatusEQ(delivery.StatusPENDING)).
-		All(ctx)
+	res, err := w.DB.SQL.ExecContext(ctx, `UPDATE deliveries SET claim = $1, claimed_until = $2
+		WHERE id IN (SELECT id FROM deliveries
+			WHERE account_id = $3 AND id IN (`+strings.Join(marks, ",")+`)
+			AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4)
+			ORDER BY id FOR UPDATE SKIP LOCKED)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// awaitOther is what a job does when another job holds its delivery (a
+// batch in flight, or a job that died while sending): it snoozes until the
+// other's claim lapses, which does not hold a worker meanwhile. By then the
+// delivery is almost always settled and the job ends after one read; if the
+// other job died, the claim has lapsed and this job sends the delivery; if
+// the batch's attempt failed and may pass, this is its retry, a couple of
+// minutes later.
+func (w *ForwardWorker) awaitOther(ctx context.Context, d *ent.Delivery) error {
+	cur, err := w.DB.Ent.Delivery.Get(ctx, d.ID)
+	switch {
+	case ent.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("load delivery: %w", err)
+	case cur.Status != delivery.StatusPENDING:
+		return nil
+	}
+	wait := time.Second
+	if cur.ClaimedUntil != nil {
+		wait = max(wait, time.Until(*cur.ClaimedUntil)+time.Second)
+	}
+	return river.JobSnooze(wait)
 }
 
 // release gives up the claim of token without recording an attempt.
