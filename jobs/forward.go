@@ -368,15 +368,44 @@ func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.D
 	if err != nil {
 		return capi.Outcome{}, fmt.Errorf("begin recording deliveries: %w", err)
 	}
+	// Deliveries never attempted before with the same outcome get the same
+	// values (the events of one request share its answer), so they are
+	// written with one UPDATE per outcome: a batch of 500 costs a few
+	// statements, not 500.
+	type group struct {
+		first *ent.Delivery
+		o     capi.Outcome
+		ids   []string
+	}
+	var groups []*group
+	byKey := map[string]*group{}
 	for i, d := range batch {
-		upd := applyOutcome(tx.Delivery.Update().Where(delivery.ID(d.ID), delivery.Claim(token)), d, outcomes[i], now)
+		o := outcomes[i]
+		if d.Attempts != 0 || len(d.AttemptLog) != 0 {
+			groups = append(groups, &group{first: d, o: o, ids: []string{d.ID}})
+			continue
+		}
+		key := fmt.Sprintf("%t|%t|%d|%s", o.Delivered(), o.Duplicate, o.StatusCode, o.Response)
+		if o.Err != nil {
+			key += fmt.Sprintf("|%t|%t|%s", o.Err.Retryable, errors.Is(o.Err, capi.ErrSkipped), o.Err.Error())
+		}
+		if g := byKey[key]; g != nil {
+			g.ids = append(g.ids, d.ID)
+			continue
+		}
+		g := &group{first: d, o: o, ids: []string{d.ID}}
+		byKey[key] = g
+		groups = append(groups, g)
+	}
+	for _, g := range groups {
+		upd := applyOutcome(tx.Delivery.Update().Where(delivery.IDIn(g.ids...), delivery.Claim(token)), g.first, g.o, now)
 		n, err := upd.Save(ctx)
 		if err != nil {
 			_ = tx.Rollback()
-			return capi.Outcome{}, fmt.Errorf("record delivery %s: %w", d.ID, err)
+			return capi.Outcome{}, fmt.Errorf("record deliveries: %w", err)
 		}
-		if n == 0 {
-			w.log().WarnContext(ctx, "delivery claim lapsed before its result was recorded", "delivery", d.ID)
+		if n != len(g.ids) {
+			w.log().WarnContext(ctx, "delivery claims lapsed before their results were recorded", "deliveries", len(g.ids)-n)
 		}
 	}
 	if err := tx.Commit(); err != nil {
