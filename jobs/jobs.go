@@ -25,6 +25,14 @@ type Deps struct {
 	Logger *slog.Logger
 }
 
+// MaxWorkers is how many jobs one process runs at once; they mostly wait on
+// the database and the ad platforms. FetchCooldown is how soon River looks
+// for new jobs again after a fetch.
+const (
+	MaxWorkers    = 100
+	FetchCooldown = 5 * time.Millisecond
+)
+
 // Timeouts of River's own machinery. A job running longer than JobTimeout
 // is cancelled; one whose process died is rescued after RescueAfter, so an
 // interrupted job runs again within minutes, not River's default hour.
@@ -67,7 +75,11 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 		return nil, fmt.Errorf("register status worker: %w", err)
 	}
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: MaxWorkers}},
+		// River fetches at most once per FetchCooldown, so MaxWorkers per
+		// cooldown caps the jobs run per second; its default (100 ms) would
+		// cap matching and forwarding at a few hundred per second.
+		FetchCooldown:        FetchCooldown,
 		Workers:              workers,
 		JobTimeout:           cmp.Or(d.Config.JobTimeout, JobTimeout),
 		RescueStuckJobsAfter: max(cmp.Or(d.Config.JobRescueAfter, RescueAfter), cmp.Or(d.Config.JobTimeout, JobTimeout)),
