@@ -83,7 +83,9 @@ func (w *MatchWorker) Work(ctx context.Context, job *river.Job[MatchArgs]) error
 	waited := now.Sub(conv.ReceivedAt)
 	nothingToWaitFor := conv.ClickID == "" && conv.ExternalID == "" && conv.EmailSha256 == ""
 	if remaining := w.Config.LateClickWait - waited; remaining > 0 && !nothingToWaitFor {
-		return river.JobSnooze(min(remaining, max(minMatchSnooze, min(waited/2, maxMatchSnooze))))
+		// Doubling waits: a click recorded late is found within a few
+		// seconds, and an unmatched conversion costs a handful of runs.
+		return river.JobSnooze(min(remaining, max(minMatchSnooze, min(waited, maxMatchSnooze))))
 	}
 	return w.settleNoMatch(ctx, conv, why, now)
 }
