@@ -2,6 +2,8 @@ module github.com/clickback/clickback
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9
 	entgo.io/contrib v0.7.0
