@@ -66,10 +66,10 @@ func send(t *testing.T, method, u, contentType, body string) answer {
 
 type logEntry struct {
 	ID, Status, Kind, EventName, Currency, ClickID, TransactionID, Reason, RawRequest, AmountDecimal string
-	Amount                                                                                            float64
-	Test                                                                                              bool
-	Click                                                                                             *struct{ ClickID string }
-	Attribution                                                                                       []struct{ Name, Value string }
+	Amount                                                                                           float64
+	Test                                                                                             bool
+	Click                                                                                            *struct{ ClickID string }
+	Attribution                                                                                      []struct{ Name, Value string }
 }
 
 func eventsLog(t *testing.T, s *testserver.Server, token string, where map[string]any) []logEntry {
