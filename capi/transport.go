@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // maxExcerpt bounds the response excerpt kept for a Delivery's attempt log.
@@ -95,15 +94,13 @@ func (r *reply) excerpt() string {
 }
 
 func excerpt(body []byte) string {
-	b := bytes.TrimSpace(body)
+	// Replace invalid bytes first: each becomes a 3-byte U+FFFD, so cutting
+	// before replacing could overrun the bound.
+	b := strings.ToValidUTF8(string(bytes.TrimSpace(body)), "\uFFFD")
 	if len(b) <= maxExcerpt {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		return b
 	}
-	n := maxExcerpt - 3
-	for n > 0 && !utf8.RuneStart(b[n]) {
-		n--
-	}
-	return strings.ToValidUTF8(string(b[:n]), "\uFFFD") + "..."
+	return truncate(b, maxExcerpt-3) + "..."
 }
 
 // retryAfter reads the Retry-After header: delay-seconds or an HTTP date.
