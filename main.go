@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/jobs"
@@ -96,13 +97,15 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 		return fmt.Errorf("start jobs: %w", err)
 	}
 	visits := visit.NewRecorder(db, visit.Options{})
+	collector := collect.New(collect.Deps{DB: db, River: river, Logger: logger})
 	handler := server.New(server.Deps{
-		Config: cfg,
-		DB:     db,
-		River:  river,
-		Auth:   auth.NewService(cfg.JWTSecret),
-		Logger: logger,
-		Visits: visits,
+		Config:    cfg,
+		DB:        db,
+		River:     river,
+		Auth:      auth.NewService(cfg.JWTSecret),
+		Logger:    logger,
+		Visits:    visits,
+		Collector: collector,
 	})
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -134,6 +137,7 @@ func serve(ctx context.Context, cfg config.Config, db *database.DB, logger *slog
 		errs = append(errs, fmt.Errorf("stop http: %w", err))
 	}
 	visits.Close()
+	collector.Close()
 	if err := river.Stop(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("stop jobs: %w", err))
 	}

@@ -41,8 +41,13 @@ type Deps struct {
 	// and closes it after the HTTP server has stopped; when nil, New makes one that is
 	// never closed, which is fine for tools that do not stop cleanly anyway.
 	Visits *visit.Recorder
-	// Collect tunes the postback endpoint (rate limits, batching); the
-	// zero value is the production default.
+	// Collector takes the postbacks. Like Visits, the caller creates it
+	// (collect.New) and closes it after the HTTP server has stopped, so that
+	// queued postbacks and rejected-call counts are written; when nil, New
+	// makes one from Collect that is never closed.
+	Collector *collect.Collector
+	// Collect tunes the postback endpoint (rate limits, batching) when New
+	// makes the collector; the zero value is the production default.
 	Collect collect.Options
 	// Tag sets the tag ingest's rate limits (load tests lift them); the
 	// zero value is the production default.
@@ -65,7 +70,10 @@ func New(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	collector := collect.New(collect.Deps{DB: d.DB, River: d.River, Logger: d.Logger, Options: d.Collect})
+	collector := d.Collector
+	if collector == nil {
+		collector = collect.New(collect.Deps{DB: d.DB, River: d.River, Logger: d.Logger, Options: d.Collect})
+	}
 	mux.Handle("GET /{accountKey}/collect/{integrationSlug}", collector)
 	mux.Handle("POST /{accountKey}/collect/{integrationSlug}", collector)
 	dests, err := destination.NewService(d.Config)

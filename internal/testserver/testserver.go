@@ -22,6 +22,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/auth"
+	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/internal/dbtest"
@@ -87,15 +88,17 @@ func Start(t testing.TB, d string, opts ...Option) *Server {
 		t.Fatalf("start river: %v", err)
 	}
 	visits := visit.NewRecorder(db, visit.Options{})
+	collector := collect.New(collect.Deps{DB: db, River: rc, Logger: logger})
 	hs := httptest.NewUnstartedServer(nil)
 	if cfg.PublicURL == selfURL {
 		cfg.PublicURL = "http://" + hs.Listener.Addr().String()
 	}
-	hs.Config.Handler = server.New(server.Deps{Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger, Visits: visits})
+	hs.Config.Handler = server.New(server.Deps{Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger, Visits: visits, Collector: collector})
 	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
 		visits.Close()
+		collector.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
 		_ = rc.Stop(sctx)
