@@ -51,9 +51,9 @@ type Config struct {
 	// (CLICKBACK_GRAPHQL_INTROSPECTION, default true).
 	Introspection bool
 	// DeliveryRetryBase is the first wait before a failed delivery is
-	// retried; later waits grow from it (see jobs.ForwardWorker). Zero
-	// means the production default. It is not read from the environment:
-	// tests shorten it to watch retries happen.
+	// retried; later waits grow from it (see jobs.ForwardWorker)
+	// (CLICKBACK_DELIVERY_RETRY_BASE, for tests that watch retries happen
+	// and a retry budget run out). Zero means the production default.
 	DeliveryRetryBase time.Duration
 	// JobTimeout cancels a River job running longer than it
 	// (CLICKBACK_JOB_TIMEOUT, default 1m); JobRescueAfter is how long a job
@@ -70,6 +70,10 @@ type Platforms struct {
 	GoogleAdsURL   string // CLICKBACK_GOOGLE_ADS_API_URL
 	GoogleOAuthURL string // CLICKBACK_GOOGLE_OAUTH_URL
 	TikTokURL      string // CLICKBACK_TIKTOK_API_URL
+	// Timeout bounds one platform request (CLICKBACK_PLATFORM_TIMEOUT, for
+	// tests of slow platforms); zero means the production default
+	// (destination.ClientsFor).
+	Timeout time.Duration
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.
@@ -127,6 +131,16 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	if c.JobRescueAfter, err = time.ParseDuration(get("CLICKBACK_JOB_RESCUE_AFTER", "2m")); err != nil || c.JobRescueAfter < c.JobTimeout {
 		return c, fmt.Errorf("CLICKBACK_JOB_RESCUE_AFTER must be a Go duration such as 2m, at least CLICKBACK_JOB_TIMEOUT: %q", getenv("CLICKBACK_JOB_RESCUE_AFTER"))
+	}
+	if raw := get("CLICKBACK_DELIVERY_RETRY_BASE", ""); raw != "" {
+		if c.DeliveryRetryBase, err = time.ParseDuration(raw); err != nil || c.DeliveryRetryBase <= 0 {
+			return c, fmt.Errorf("CLICKBACK_DELIVERY_RETRY_BASE must be a positive Go duration such as 30s: %q", raw)
+		}
+	}
+	if raw := get("CLICKBACK_PLATFORM_TIMEOUT", ""); raw != "" {
+		if c.Platforms.Timeout, err = time.ParseDuration(raw); err != nil || c.Platforms.Timeout <= 0 {
+			return c, fmt.Errorf("CLICKBACK_PLATFORM_TIMEOUT must be a positive Go duration such as 20s: %q", raw)
+		}
 	}
 	switch get("CLICKBACK_GRAPHQL_INTROSPECTION", "true") {
 	case "true", "1", "yes":

@@ -24,6 +24,8 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 10*time.Minute, c.LateClickWait)
 	require.Equal(t, time.Minute, c.JobTimeout)
 	require.Equal(t, 2*time.Minute, c.JobRescueAfter)
+	require.Zero(t, c.DeliveryRetryBase)
+	require.Zero(t, c.Platforms.Timeout)
 	require.False(t, c.Postgres())
 	require.Equal(t, filepath.Join(dir, "clickback.db"), c.SQLitePath())
 	require.Len(t, c.JWTSecret, 32)
@@ -54,6 +56,8 @@ func TestEnvironment(t *testing.T) {
 		"CLICKBACK_LATE_CLICK_WAIT":         "90s",
 		"CLICKBACK_JOB_TIMEOUT":             "10s",
 		"CLICKBACK_JOB_RESCUE_AFTER":        "15s",
+		"CLICKBACK_DELIVERY_RETRY_BASE":     "50ms",
+		"CLICKBACK_PLATFORM_TIMEOUT":        "2s",
 		"CLICKBACK_ENCRYPTION_KEY_PREVIOUS": "0202020202020202020202020202020202020202020202020202020202020202",
 		"CLICKBACK_META_API_URL":            "http://127.0.0.1:1234",
 	}))
@@ -67,6 +71,8 @@ func TestEnvironment(t *testing.T) {
 	require.Equal(t, 90*time.Second, c.LateClickWait)
 	require.Equal(t, 10*time.Second, c.JobTimeout)
 	require.Equal(t, 15*time.Second, c.JobRescueAfter)
+	require.Equal(t, 50*time.Millisecond, c.DeliveryRetryBase)
+	require.Equal(t, 2*time.Second, c.Platforms.Timeout)
 	require.Equal(t, "http://127.0.0.1:1234", c.Platforms.MetaURL)
 }
 
@@ -79,6 +85,8 @@ func TestInvalid(t *testing.T) {
 		"wait":        {"CLICKBACK_LATE_CLICK_WAIT", "10 minutes", "CLICKBACK_LATE_CLICK_WAIT must be a Go duration"},
 		"job timeout": {"CLICKBACK_JOB_TIMEOUT", "0s", "CLICKBACK_JOB_TIMEOUT must be a positive Go duration"},
 		"rescue":      {"CLICKBACK_JOB_RESCUE_AFTER", "30s", "at least CLICKBACK_JOB_TIMEOUT"},
+		"retry base":  {"CLICKBACK_DELIVERY_RETRY_BASE", "-1s", "CLICKBACK_DELIVERY_RETRY_BASE must be a positive Go duration"},
+		"platform":    {"CLICKBACK_PLATFORM_TIMEOUT", "soon", "CLICKBACK_PLATFORM_TIMEOUT must be a positive Go duration"},
 		"key size":    {"CLICKBACK_ENCRYPTION_KEY", "c2hvcnQga2V5IHNob3J0IGtleQ==", "must be 32 bytes"},
 		"previous":    {"CLICKBACK_ENCRYPTION_KEY_PREVIOUS", "c2hvcnQga2V5IHNob3J0IGtleQ==", "CLICKBACK_ENCRYPTION_KEY_PREVIOUS must be 32 bytes"},
 		"flag":        {"CLICKBACK_GRAPHQL_INTROSPECTION", "maybe", "must be true or false"},

@@ -1,6 +1,7 @@
 package destination
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ func ClientsFor(p config.Platforms) *Clients {
 		return c
 	}
 	hc := &http.Client{
-		Timeout: requestTimeout,
+		Timeout: cmp.Or(p.Timeout, requestTimeout),
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
