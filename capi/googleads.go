@@ -130,11 +130,7 @@ func buildAdsConversion(ev *Event, action string, now time.Time) ([]byte, *Error
 	if c.Gclid == "" && c.Gbraid == "" && c.Wbraid == "" && len(c.UserIdentifiers) == 0 {
 		return nil, skipped(PlatformGoogleAds, "the conversion has no Google click id (gclid, gbraid, wbraid) and no email or phone to match it by")
 	}
-	t := sendTime(ev.Time, now).Truncate(time.Second)
-	if click := ev.Click.Time.Truncate(time.Second); !ev.Click.Time.IsZero() && !t.After(click) {
-		t = click.Add(time.Second)
-	}
-	c.ConversionDateTime = t.UTC().Format(googleAdsTime)
+	c.ConversionDateTime = adsConversionTime(ev, now).Format(googleAdsTime)
 	if ev.Value > 0 {
 		v := amount(ev.Value)
 		c.ConversionValue = &v
@@ -215,6 +211,8 @@ func (g *GoogleAds) rowSpecific(r *reply) bool {
 type adsRow struct {
 	err       *Error
 	duplicate bool
+	// code is the platform's code of a duplicate.
+	code string
 }
 
 type adsFailure struct {
@@ -249,9 +247,10 @@ func (d *adsErrorDetail) code() (enum, category string) {
 	return "", ""
 }
 
-// row returns the index of the conversion the error is about, or -1.
+// row returns the index of the conversion (or conversion adjustment) the
+// error is about, or -1.
 func (d *adsErrorDetail) row() int {
-	if p := d.Location.FieldPathElements; len(p) > 0 && p[0].FieldName == "conversions" && p[0].Index != nil {
+	if p := d.Location.FieldPathElements; len(p) > 0 && (p[0].FieldName == "conversions" || p[0].FieldName == "conversion_adjustments" || p[0].FieldName == "conversionAdjustments") && p[0].Index != nil {
 		return *p[0].Index
 	}
 	return -1
@@ -266,33 +265,8 @@ type adsAnswer struct {
 // upload sends payloads[idx] once (twice after a 401) and returns the fate of
 // each row, or the error that befell the whole request.
 func (g *GoogleAds) upload(ctx context.Context, acct *adsAccount, payloads [][]byte, idx []int, validateOnly bool) ([]adsRow, *reply, *Error) {
-	body := adsRequest(payloads, idx, validateOnly)
-	u := g.c.base + "/" + url.PathEscape(g.c.opts.version) + "/customers/" + acct.customerID + ":uploadClickConversions"
-
-	var r *reply
-	stale := ""
-	for attempt := 0; attempt < 2; attempt++ {
-		tok, err := g.tokens.token(ctx, &acct.creds, stale)
-		if err != nil {
-			return nil, nil, err
-		}
-		hdr := jsonHeader()
-		hdr.Set("Authorization", "Bearer "+tok)
-		hdr.Set("developer-token", strings.TrimSpace(acct.creds.DeveloperToken))
-		if acct.loginCustomerID != "" {
-			hdr.Set("login-customer-id", acct.loginCustomerID)
-		}
-		r, err = g.c.do(ctx, http.MethodPost, u, hdr, body)
-		if err != nil {
-			return nil, nil, err
-		}
-		if r.status != http.StatusUnauthorized || !adsRefreshable(r) {
-			break
-		}
-		stale = tok
-	}
-	if r.status != http.StatusOK {
-		err, _ := g.requestError(r)
+	r, err := g.call(ctx, acct, "uploadClickConversions", adsRequest(payloads, idx, validateOnly))
+	if err != nil {
 		return nil, r, err
 	}
 	var a adsAnswer
@@ -302,6 +276,43 @@ func (g *GoogleAds) upload(ctx context.Context, acct *adsAccount, payloads [][]b
 		return nil, r, e
 	}
 	return g.rows(r, &a, len(idx)), r, nil
+}
+
+// call POSTs body to the customer's method (uploadClickConversions,
+// uploadConversionAdjustments) with the OAuth token, developer token and
+// login customer id, refreshing the token and trying again once after a
+// 401 that a new token may cure. A non-200 answer comes back as the
+// request's error, with the reply.
+func (g *GoogleAds) call(ctx context.Context, acct *adsAccount, method string, body []byte) (*reply, *Error) {
+	u := g.c.base + "/" + url.PathEscape(g.c.opts.version) + "/customers/" + acct.customerID + ":" + method
+
+	var r *reply
+	stale := ""
+	for attempt := 0; attempt < 2; attempt++ {
+		tok, err := g.tokens.token(ctx, &acct.creds, stale)
+		if err != nil {
+			return nil, err
+		}
+		hdr := jsonHeader()
+		hdr.Set("Authorization", "Bearer "+tok)
+		hdr.Set("developer-token", strings.TrimSpace(acct.creds.DeveloperToken))
+		if acct.loginCustomerID != "" {
+			hdr.Set("login-customer-id", acct.loginCustomerID)
+		}
+		r, err = g.c.do(ctx, http.MethodPost, u, hdr, body)
+		if err != nil {
+			return nil, err
+		}
+		if r.status != http.StatusUnauthorized || !adsRefreshable(r) {
+			break
+		}
+		stale = tok
+	}
+	if r.status != http.StatusOK {
+		err, _ := g.requestError(r)
+		return r, err
+	}
+	return r, nil
 }
 
 // adsRequest assembles the request body around already-encoded conversions,
@@ -389,6 +400,11 @@ func (g *GoogleAds) requestError(r *reply) (err *Error, rowSpecific bool) {
 // was accepted. With validateOnly, results may be missing altogether: rows
 // without an error passed.
 func (g *GoogleAds) rows(r *reply, a *adsAnswer, n int) []adsRow {
+	return g.rowsWith(r, a, n, classifyAdsRow)
+}
+
+// rowsWith is rows with the row classifier of the method called.
+func (g *GoogleAds) rowsWith(r *reply, a *adsAnswer, n int, classify func(*adsErrorDetail, int, string) adsRow) []adsRow {
 	out := make([]adsRow, n)
 	pf := a.PartialFailureError
 	if pf == nil || (pf.Code == 0 && len(pf.Details) == 0) {
@@ -404,7 +420,7 @@ func (g *GoogleAds) rows(r *reply, a *adsAnswer, n int) []adsRow {
 				continue
 			}
 			seen[i] = true
-			out[i] = classifyAdsRow(e, r.status, excerpt)
+			out[i] = classify(e, r.status, excerpt)
 		}
 	}
 	for i := range out {
@@ -427,7 +443,7 @@ func classifyAdsRow(d *adsErrorDetail, status int, excerpt string) adsRow {
 	}
 	switch {
 	case enum == "CLICK_CONVERSION_ALREADY_EXISTS", enum == "ORDER_ID_ALREADY_IN_USE":
-		return adsRow{duplicate: true}
+		return adsRow{duplicate: true, code: enum}
 	case category == "internalError" || enum == "INTERNAL_ERROR" || enum == "TRANSIENT_ERROR":
 		e.Retryable = true
 	case category == "quotaError":

@@ -77,7 +77,8 @@ func unknownField(obj map[string]any, names []string) string {
 type adsRowFault struct{ category, enum, message string }
 
 // GoogleAds is a fake Google Ads API for
-// POST {URL}/{version}/customers/{customer_id}:uploadClickConversions.
+// POST {URL}/{version}/customers/{customer_id}:uploadClickConversions and
+// :uploadConversionAdjustments (see serveAdjustments for the latter).
 //
 // It checks the OAuth bearer token against a GoogleOAuth fake, the
 // developer-token and login-customer-id headers, and the request per §3.1-3.4:
@@ -95,6 +96,9 @@ type GoogleAds struct {
 	oauth *GoogleOAuth
 
 	mu             sync.Mutex
+	uploaded       map[string]*adsUploaded
+	adjustments    []Adjustment
+	adjustDelay    time.Duration
 	devToken       string
 	requireToken   bool
 	actions        map[string]bool
@@ -116,6 +120,7 @@ func NewGoogleAds(tb testing.TB, oauth *GoogleOAuth) *GoogleAds {
 		rowFaults:      map[string]adsRowFault{},
 		orders:         map[string]bool{},
 		clickConverted: map[string]bool{},
+		uploaded:       map[string]*adsUploaded{},
 		jobs:           5353383680802491057,
 	}
 	mux := http.NewServeMux()
@@ -225,7 +230,7 @@ func adsErrorBody(version string, httpStatus int, status, message string, errs [
 func (g *GoogleAds) serveUpload(w http.ResponseWriter, r *http.Request) {
 	version := r.PathValue("version")
 	customer, method, _ := strings.Cut(r.PathValue("target"), ":")
-	if !adsVersionRE.MatchString(version) || method != "uploadClickConversions" {
+	if !adsVersionRE.MatchString(version) || (method != "uploadClickConversions" && method != "uploadConversionAdjustments") {
 		g.reject(w, http.StatusNotFound, map[string]any{"error": map[string]any{"code": 404, "message": "Method not found.", "status": "NOT_FOUND"}}, "unknown path")
 		return
 	}
@@ -263,6 +268,10 @@ func (g *GoogleAds) serveUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		g.reject(w, http.StatusBadRequest, adsErrorBody(version, 400, "INVALID_ARGUMENT", "Invalid JSON payload received. "+err.Error(), nil), "bad JSON")
+		return
+	}
+	if method == "uploadConversionAdjustments" {
+		g.serveAdjustments(w, version, body)
 		return
 	}
 	if k := unknownField(body, adsRequestFields); k != "" {
@@ -361,6 +370,7 @@ func (g *GoogleAds) upload(w http.ResponseWriter, version string, convs []any, v
 				seenOrders[orderKey], seenClicks[clickKey] = row.order != "", row.click != ""
 				if !validateOnly {
 					g.orders[orderKey], g.clickConverted[clickKey] = row.order != "", row.click != ""
+					g.remember(&row)
 				}
 			}
 		}
