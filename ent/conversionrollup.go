@@ -18,14 +18,30 @@ type ConversionRollup struct {
 	ID string `json:"id,omitempty"`
 	// AccountID holds the value of the "account_id" field.
 	AccountID string `json:"account_id,omitempty"`
-	// Unix seconds of the start of the UTC hour.
+	// Unix seconds of the start of the UTC hour the conversions were received in.
 	Hour int64 `json:"hour,omitempty"`
+	// Unix seconds of the start of the UTC hour of the matched click; -1 when unmatched.
+	ClickHour int64 `json:"click_hour,omitempty"`
+	// 0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page.
+	Level int `json:"level,omitempty"`
 	// IntegrationID holds the value of the "integration_id" field.
 	IntegrationID string `json:"integration_id,omitempty"`
 	// EventName holds the value of the "event_name" field.
 	EventName string `json:"event_name,omitempty"`
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
+	// PropertyID holds the value of the "property_id" field.
+	PropertyID string `json:"property_id,omitempty"`
+	// UtmSource holds the value of the "utm_source" field.
+	UtmSource string `json:"utm_source,omitempty"`
+	// UtmMedium holds the value of the "utm_medium" field.
+	UtmMedium string `json:"utm_medium,omitempty"`
+	// UtmCampaign holds the value of the "utm_campaign" field.
+	UtmCampaign string `json:"utm_campaign,omitempty"`
+	// LandingPage holds the value of the "landing_page" field.
+	LandingPage string `json:"landing_page,omitempty"`
+	// Set on the rows that count deliveries.
+	DestinationID string `json:"destination_id,omitempty"`
 	// Conversions holds the value of the "conversions" field.
 	Conversions int64 `json:"conversions,omitempty"`
 	// Leads holds the value of the "leads" field.
@@ -34,7 +50,11 @@ type ConversionRollup struct {
 	Purchases int64 `json:"purchases,omitempty"`
 	// AmountMicros holds the value of the "amount_micros" field.
 	AmountMicros int64 `json:"amount_micros,omitempty"`
-	selectValues sql.SelectValues
+	// DeliveriesSent holds the value of the "deliveries_sent" field.
+	DeliveriesSent int64 `json:"deliveries_sent,omitempty"`
+	// DeliveriesFailed holds the value of the "deliveries_failed" field.
+	DeliveriesFailed int64 `json:"deliveries_failed,omitempty"`
+	selectValues     sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -42,9 +62,9 @@ func (*ConversionRollup) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case conversionrollup.FieldHour, conversionrollup.FieldConversions, conversionrollup.FieldLeads, conversionrollup.FieldPurchases, conversionrollup.FieldAmountMicros:
+		case conversionrollup.FieldHour, conversionrollup.FieldClickHour, conversionrollup.FieldLevel, conversionrollup.FieldConversions, conversionrollup.FieldLeads, conversionrollup.FieldPurchases, conversionrollup.FieldAmountMicros, conversionrollup.FieldDeliveriesSent, conversionrollup.FieldDeliveriesFailed:
 			values[i] = new(sql.NullInt64)
-		case conversionrollup.FieldID, conversionrollup.FieldAccountID, conversionrollup.FieldIntegrationID, conversionrollup.FieldEventName, conversionrollup.FieldCurrency:
+		case conversionrollup.FieldID, conversionrollup.FieldAccountID, conversionrollup.FieldIntegrationID, conversionrollup.FieldEventName, conversionrollup.FieldCurrency, conversionrollup.FieldPropertyID, conversionrollup.FieldUtmSource, conversionrollup.FieldUtmMedium, conversionrollup.FieldUtmCampaign, conversionrollup.FieldLandingPage, conversionrollup.FieldDestinationID:
 			values[i] = new(sql.NullString)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -79,6 +99,18 @@ func (_m *ConversionRollup) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Hour = value.Int64
 			}
+		case conversionrollup.FieldClickHour:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field click_hour", values[i])
+			} else if value.Valid {
+				_m.ClickHour = value.Int64
+			}
+		case conversionrollup.FieldLevel:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field level", values[i])
+			} else if value.Valid {
+				_m.Level = int(value.Int64)
+			}
 		case conversionrollup.FieldIntegrationID:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field integration_id", values[i])
@@ -96,6 +128,42 @@ func (_m *ConversionRollup) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field currency", values[i])
 			} else if value.Valid {
 				_m.Currency = value.String
+			}
+		case conversionrollup.FieldPropertyID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field property_id", values[i])
+			} else if value.Valid {
+				_m.PropertyID = value.String
+			}
+		case conversionrollup.FieldUtmSource:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field utm_source", values[i])
+			} else if value.Valid {
+				_m.UtmSource = value.String
+			}
+		case conversionrollup.FieldUtmMedium:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field utm_medium", values[i])
+			} else if value.Valid {
+				_m.UtmMedium = value.String
+			}
+		case conversionrollup.FieldUtmCampaign:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field utm_campaign", values[i])
+			} else if value.Valid {
+				_m.UtmCampaign = value.String
+			}
+		case conversionrollup.FieldLandingPage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field landing_page", values[i])
+			} else if value.Valid {
+				_m.LandingPage = value.String
+			}
+		case conversionrollup.FieldDestinationID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field destination_id", values[i])
+			} else if value.Valid {
+				_m.DestinationID = value.String
 			}
 		case conversionrollup.FieldConversions:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -120,6 +188,18 @@ func (_m *ConversionRollup) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field amount_micros", values[i])
 			} else if value.Valid {
 				_m.AmountMicros = value.Int64
+			}
+		case conversionrollup.FieldDeliveriesSent:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field deliveries_sent", values[i])
+			} else if value.Valid {
+				_m.DeliveriesSent = value.Int64
+			}
+		case conversionrollup.FieldDeliveriesFailed:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field deliveries_failed", values[i])
+			} else if value.Valid {
+				_m.DeliveriesFailed = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -163,6 +243,12 @@ func (_m *ConversionRollup) String() string {
 	builder.WriteString("hour=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Hour))
 	builder.WriteString(", ")
+	builder.WriteString("click_hour=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ClickHour))
+	builder.WriteString(", ")
+	builder.WriteString("level=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Level))
+	builder.WriteString(", ")
 	builder.WriteString("integration_id=")
 	builder.WriteString(_m.IntegrationID)
 	builder.WriteString(", ")
@@ -171,6 +257,24 @@ func (_m *ConversionRollup) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("currency=")
 	builder.WriteString(_m.Currency)
+	builder.WriteString(", ")
+	builder.WriteString("property_id=")
+	builder.WriteString(_m.PropertyID)
+	builder.WriteString(", ")
+	builder.WriteString("utm_source=")
+	builder.WriteString(_m.UtmSource)
+	builder.WriteString(", ")
+	builder.WriteString("utm_medium=")
+	builder.WriteString(_m.UtmMedium)
+	builder.WriteString(", ")
+	builder.WriteString("utm_campaign=")
+	builder.WriteString(_m.UtmCampaign)
+	builder.WriteString(", ")
+	builder.WriteString("landing_page=")
+	builder.WriteString(_m.LandingPage)
+	builder.WriteString(", ")
+	builder.WriteString("destination_id=")
+	builder.WriteString(_m.DestinationID)
 	builder.WriteString(", ")
 	builder.WriteString("conversions=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Conversions))
@@ -183,6 +287,12 @@ func (_m *ConversionRollup) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("amount_micros=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AmountMicros))
+	builder.WriteString(", ")
+	builder.WriteString("deliveries_sent=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DeliveriesSent))
+	builder.WriteString(", ")
+	builder.WriteString("deliveries_failed=")
+	builder.WriteString(fmt.Sprintf("%v", _m.DeliveriesFailed))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -34,6 +34,34 @@ func (_c *ConversionRollupCreate) SetHour(v int64) *ConversionRollupCreate {
 	return _c
 }
 
+// SetClickHour sets the "click_hour" field.
+func (_c *ConversionRollupCreate) SetClickHour(v int64) *ConversionRollupCreate {
+	_c.mutation.SetClickHour(v)
+	return _c
+}
+
+// SetNillableClickHour sets the "click_hour" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableClickHour(v *int64) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetClickHour(*v)
+	}
+	return _c
+}
+
+// SetLevel sets the "level" field.
+func (_c *ConversionRollupCreate) SetLevel(v int) *ConversionRollupCreate {
+	_c.mutation.SetLevel(v)
+	return _c
+}
+
+// SetNillableLevel sets the "level" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableLevel(v *int) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetLevel(*v)
+	}
+	return _c
+}
+
 // SetIntegrationID sets the "integration_id" field.
 func (_c *ConversionRollupCreate) SetIntegrationID(v string) *ConversionRollupCreate {
 	_c.mutation.SetIntegrationID(v)
@@ -64,6 +92,90 @@ func (_c *ConversionRollupCreate) SetCurrency(v string) *ConversionRollupCreate 
 func (_c *ConversionRollupCreate) SetNillableCurrency(v *string) *ConversionRollupCreate {
 	if v != nil {
 		_c.SetCurrency(*v)
+	}
+	return _c
+}
+
+// SetPropertyID sets the "property_id" field.
+func (_c *ConversionRollupCreate) SetPropertyID(v string) *ConversionRollupCreate {
+	_c.mutation.SetPropertyID(v)
+	return _c
+}
+
+// SetNillablePropertyID sets the "property_id" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillablePropertyID(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetPropertyID(*v)
+	}
+	return _c
+}
+
+// SetUtmSource sets the "utm_source" field.
+func (_c *ConversionRollupCreate) SetUtmSource(v string) *ConversionRollupCreate {
+	_c.mutation.SetUtmSource(v)
+	return _c
+}
+
+// SetNillableUtmSource sets the "utm_source" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableUtmSource(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetUtmSource(*v)
+	}
+	return _c
+}
+
+// SetUtmMedium sets the "utm_medium" field.
+func (_c *ConversionRollupCreate) SetUtmMedium(v string) *ConversionRollupCreate {
+	_c.mutation.SetUtmMedium(v)
+	return _c
+}
+
+// SetNillableUtmMedium sets the "utm_medium" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableUtmMedium(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetUtmMedium(*v)
+	}
+	return _c
+}
+
+// SetUtmCampaign sets the "utm_campaign" field.
+func (_c *ConversionRollupCreate) SetUtmCampaign(v string) *ConversionRollupCreate {
+	_c.mutation.SetUtmCampaign(v)
+	return _c
+}
+
+// SetNillableUtmCampaign sets the "utm_campaign" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableUtmCampaign(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetUtmCampaign(*v)
+	}
+	return _c
+}
+
+// SetLandingPage sets the "landing_page" field.
+func (_c *ConversionRollupCreate) SetLandingPage(v string) *ConversionRollupCreate {
+	_c.mutation.SetLandingPage(v)
+	return _c
+}
+
+// SetNillableLandingPage sets the "landing_page" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableLandingPage(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetLandingPage(*v)
+	}
+	return _c
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (_c *ConversionRollupCreate) SetDestinationID(v string) *ConversionRollupCreate {
+	_c.mutation.SetDestinationID(v)
+	return _c
+}
+
+// SetNillableDestinationID sets the "destination_id" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableDestinationID(v *string) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetDestinationID(*v)
 	}
 	return _c
 }
@@ -124,6 +236,34 @@ func (_c *ConversionRollupCreate) SetNillableAmountMicros(v *int64) *ConversionR
 	return _c
 }
 
+// SetDeliveriesSent sets the "deliveries_sent" field.
+func (_c *ConversionRollupCreate) SetDeliveriesSent(v int64) *ConversionRollupCreate {
+	_c.mutation.SetDeliveriesSent(v)
+	return _c
+}
+
+// SetNillableDeliveriesSent sets the "deliveries_sent" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableDeliveriesSent(v *int64) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetDeliveriesSent(*v)
+	}
+	return _c
+}
+
+// SetDeliveriesFailed sets the "deliveries_failed" field.
+func (_c *ConversionRollupCreate) SetDeliveriesFailed(v int64) *ConversionRollupCreate {
+	_c.mutation.SetDeliveriesFailed(v)
+	return _c
+}
+
+// SetNillableDeliveriesFailed sets the "deliveries_failed" field if the given value is not nil.
+func (_c *ConversionRollupCreate) SetNillableDeliveriesFailed(v *int64) *ConversionRollupCreate {
+	if v != nil {
+		_c.SetDeliveriesFailed(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ConversionRollupCreate) SetID(v string) *ConversionRollupCreate {
 	_c.mutation.SetID(v)
@@ -175,6 +315,14 @@ func (_c *ConversionRollupCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *ConversionRollupCreate) defaults() error {
+	if _, ok := _c.mutation.ClickHour(); !ok {
+		v := conversionrollup.DefaultClickHour
+		_c.mutation.SetClickHour(v)
+	}
+	if _, ok := _c.mutation.Level(); !ok {
+		v := conversionrollup.DefaultLevel
+		_c.mutation.SetLevel(v)
+	}
 	if _, ok := _c.mutation.EventName(); !ok {
 		v := conversionrollup.DefaultEventName
 		_c.mutation.SetEventName(v)
@@ -182,6 +330,30 @@ func (_c *ConversionRollupCreate) defaults() error {
 	if _, ok := _c.mutation.Currency(); !ok {
 		v := conversionrollup.DefaultCurrency
 		_c.mutation.SetCurrency(v)
+	}
+	if _, ok := _c.mutation.PropertyID(); !ok {
+		v := conversionrollup.DefaultPropertyID
+		_c.mutation.SetPropertyID(v)
+	}
+	if _, ok := _c.mutation.UtmSource(); !ok {
+		v := conversionrollup.DefaultUtmSource
+		_c.mutation.SetUtmSource(v)
+	}
+	if _, ok := _c.mutation.UtmMedium(); !ok {
+		v := conversionrollup.DefaultUtmMedium
+		_c.mutation.SetUtmMedium(v)
+	}
+	if _, ok := _c.mutation.UtmCampaign(); !ok {
+		v := conversionrollup.DefaultUtmCampaign
+		_c.mutation.SetUtmCampaign(v)
+	}
+	if _, ok := _c.mutation.LandingPage(); !ok {
+		v := conversionrollup.DefaultLandingPage
+		_c.mutation.SetLandingPage(v)
+	}
+	if _, ok := _c.mutation.DestinationID(); !ok {
+		v := conversionrollup.DefaultDestinationID
+		_c.mutation.SetDestinationID(v)
 	}
 	if _, ok := _c.mutation.Conversions(); !ok {
 		v := conversionrollup.DefaultConversions
@@ -198,6 +370,14 @@ func (_c *ConversionRollupCreate) defaults() error {
 	if _, ok := _c.mutation.AmountMicros(); !ok {
 		v := conversionrollup.DefaultAmountMicros
 		_c.mutation.SetAmountMicros(v)
+	}
+	if _, ok := _c.mutation.DeliveriesSent(); !ok {
+		v := conversionrollup.DefaultDeliveriesSent
+		_c.mutation.SetDeliveriesSent(v)
+	}
+	if _, ok := _c.mutation.DeliveriesFailed(); !ok {
+		v := conversionrollup.DefaultDeliveriesFailed
+		_c.mutation.SetDeliveriesFailed(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if conversionrollup.DefaultID == nil {
@@ -217,6 +397,12 @@ func (_c *ConversionRollupCreate) check() error {
 	if _, ok := _c.mutation.Hour(); !ok {
 		return &ValidationError{Name: "hour", err: errors.New(`ent: missing required field "ConversionRollup.hour"`)}
 	}
+	if _, ok := _c.mutation.ClickHour(); !ok {
+		return &ValidationError{Name: "click_hour", err: errors.New(`ent: missing required field "ConversionRollup.click_hour"`)}
+	}
+	if _, ok := _c.mutation.Level(); !ok {
+		return &ValidationError{Name: "level", err: errors.New(`ent: missing required field "ConversionRollup.level"`)}
+	}
 	if _, ok := _c.mutation.IntegrationID(); !ok {
 		return &ValidationError{Name: "integration_id", err: errors.New(`ent: missing required field "ConversionRollup.integration_id"`)}
 	}
@@ -225,6 +411,24 @@ func (_c *ConversionRollupCreate) check() error {
 	}
 	if _, ok := _c.mutation.Currency(); !ok {
 		return &ValidationError{Name: "currency", err: errors.New(`ent: missing required field "ConversionRollup.currency"`)}
+	}
+	if _, ok := _c.mutation.PropertyID(); !ok {
+		return &ValidationError{Name: "property_id", err: errors.New(`ent: missing required field "ConversionRollup.property_id"`)}
+	}
+	if _, ok := _c.mutation.UtmSource(); !ok {
+		return &ValidationError{Name: "utm_source", err: errors.New(`ent: missing required field "ConversionRollup.utm_source"`)}
+	}
+	if _, ok := _c.mutation.UtmMedium(); !ok {
+		return &ValidationError{Name: "utm_medium", err: errors.New(`ent: missing required field "ConversionRollup.utm_medium"`)}
+	}
+	if _, ok := _c.mutation.UtmCampaign(); !ok {
+		return &ValidationError{Name: "utm_campaign", err: errors.New(`ent: missing required field "ConversionRollup.utm_campaign"`)}
+	}
+	if _, ok := _c.mutation.LandingPage(); !ok {
+		return &ValidationError{Name: "landing_page", err: errors.New(`ent: missing required field "ConversionRollup.landing_page"`)}
+	}
+	if _, ok := _c.mutation.DestinationID(); !ok {
+		return &ValidationError{Name: "destination_id", err: errors.New(`ent: missing required field "ConversionRollup.destination_id"`)}
 	}
 	if _, ok := _c.mutation.Conversions(); !ok {
 		return &ValidationError{Name: "conversions", err: errors.New(`ent: missing required field "ConversionRollup.conversions"`)}
@@ -237,6 +441,12 @@ func (_c *ConversionRollupCreate) check() error {
 	}
 	if _, ok := _c.mutation.AmountMicros(); !ok {
 		return &ValidationError{Name: "amount_micros", err: errors.New(`ent: missing required field "ConversionRollup.amount_micros"`)}
+	}
+	if _, ok := _c.mutation.DeliveriesSent(); !ok {
+		return &ValidationError{Name: "deliveries_sent", err: errors.New(`ent: missing required field "ConversionRollup.deliveries_sent"`)}
+	}
+	if _, ok := _c.mutation.DeliveriesFailed(); !ok {
+		return &ValidationError{Name: "deliveries_failed", err: errors.New(`ent: missing required field "ConversionRollup.deliveries_failed"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := conversionrollup.IDValidator(v); err != nil {
@@ -287,6 +497,14 @@ func (_c *ConversionRollupCreate) createSpec() (*ConversionRollup, *sqlgraph.Cre
 		_spec.SetField(conversionrollup.FieldHour, field.TypeInt64, value)
 		_node.Hour = value
 	}
+	if value, ok := _c.mutation.ClickHour(); ok {
+		_spec.SetField(conversionrollup.FieldClickHour, field.TypeInt64, value)
+		_node.ClickHour = value
+	}
+	if value, ok := _c.mutation.Level(); ok {
+		_spec.SetField(conversionrollup.FieldLevel, field.TypeInt, value)
+		_node.Level = value
+	}
 	if value, ok := _c.mutation.IntegrationID(); ok {
 		_spec.SetField(conversionrollup.FieldIntegrationID, field.TypeString, value)
 		_node.IntegrationID = value
@@ -298,6 +516,30 @@ func (_c *ConversionRollupCreate) createSpec() (*ConversionRollup, *sqlgraph.Cre
 	if value, ok := _c.mutation.Currency(); ok {
 		_spec.SetField(conversionrollup.FieldCurrency, field.TypeString, value)
 		_node.Currency = value
+	}
+	if value, ok := _c.mutation.PropertyID(); ok {
+		_spec.SetField(conversionrollup.FieldPropertyID, field.TypeString, value)
+		_node.PropertyID = value
+	}
+	if value, ok := _c.mutation.UtmSource(); ok {
+		_spec.SetField(conversionrollup.FieldUtmSource, field.TypeString, value)
+		_node.UtmSource = value
+	}
+	if value, ok := _c.mutation.UtmMedium(); ok {
+		_spec.SetField(conversionrollup.FieldUtmMedium, field.TypeString, value)
+		_node.UtmMedium = value
+	}
+	if value, ok := _c.mutation.UtmCampaign(); ok {
+		_spec.SetField(conversionrollup.FieldUtmCampaign, field.TypeString, value)
+		_node.UtmCampaign = value
+	}
+	if value, ok := _c.mutation.LandingPage(); ok {
+		_spec.SetField(conversionrollup.FieldLandingPage, field.TypeString, value)
+		_node.LandingPage = value
+	}
+	if value, ok := _c.mutation.DestinationID(); ok {
+		_spec.SetField(conversionrollup.FieldDestinationID, field.TypeString, value)
+		_node.DestinationID = value
 	}
 	if value, ok := _c.mutation.Conversions(); ok {
 		_spec.SetField(conversionrollup.FieldConversions, field.TypeInt64, value)
@@ -314,6 +556,14 @@ func (_c *ConversionRollupCreate) createSpec() (*ConversionRollup, *sqlgraph.Cre
 	if value, ok := _c.mutation.AmountMicros(); ok {
 		_spec.SetField(conversionrollup.FieldAmountMicros, field.TypeInt64, value)
 		_node.AmountMicros = value
+	}
+	if value, ok := _c.mutation.DeliveriesSent(); ok {
+		_spec.SetField(conversionrollup.FieldDeliveriesSent, field.TypeInt64, value)
+		_node.DeliveriesSent = value
+	}
+	if value, ok := _c.mutation.DeliveriesFailed(); ok {
+		_spec.SetField(conversionrollup.FieldDeliveriesFailed, field.TypeInt64, value)
+		_node.DeliveriesFailed = value
 	}
 	return _node, _spec
 }
@@ -390,6 +640,12 @@ func (u *ConversionRollupUpsertOne) UpdateNewValues() *ConversionRollupUpsertOne
 		if _, exists := u.create.mutation.Hour(); exists {
 			s.SetIgnore(conversionrollup.FieldHour)
 		}
+		if _, exists := u.create.mutation.ClickHour(); exists {
+			s.SetIgnore(conversionrollup.FieldClickHour)
+		}
+		if _, exists := u.create.mutation.Level(); exists {
+			s.SetIgnore(conversionrollup.FieldLevel)
+		}
 		if _, exists := u.create.mutation.IntegrationID(); exists {
 			s.SetIgnore(conversionrollup.FieldIntegrationID)
 		}
@@ -398,6 +654,24 @@ func (u *ConversionRollupUpsertOne) UpdateNewValues() *ConversionRollupUpsertOne
 		}
 		if _, exists := u.create.mutation.Currency(); exists {
 			s.SetIgnore(conversionrollup.FieldCurrency)
+		}
+		if _, exists := u.create.mutation.PropertyID(); exists {
+			s.SetIgnore(conversionrollup.FieldPropertyID)
+		}
+		if _, exists := u.create.mutation.UtmSource(); exists {
+			s.SetIgnore(conversionrollup.FieldUtmSource)
+		}
+		if _, exists := u.create.mutation.UtmMedium(); exists {
+			s.SetIgnore(conversionrollup.FieldUtmMedium)
+		}
+		if _, exists := u.create.mutation.UtmCampaign(); exists {
+			s.SetIgnore(conversionrollup.FieldUtmCampaign)
+		}
+		if _, exists := u.create.mutation.LandingPage(); exists {
+			s.SetIgnore(conversionrollup.FieldLandingPage)
+		}
+		if _, exists := u.create.mutation.DestinationID(); exists {
+			s.SetIgnore(conversionrollup.FieldDestinationID)
 		}
 		if _, exists := u.create.mutation.Conversions(); exists {
 			s.SetIgnore(conversionrollup.FieldConversions)
@@ -410,6 +684,12 @@ func (u *ConversionRollupUpsertOne) UpdateNewValues() *ConversionRollupUpsertOne
 		}
 		if _, exists := u.create.mutation.AmountMicros(); exists {
 			s.SetIgnore(conversionrollup.FieldAmountMicros)
+		}
+		if _, exists := u.create.mutation.DeliveriesSent(); exists {
+			s.SetIgnore(conversionrollup.FieldDeliveriesSent)
+		}
+		if _, exists := u.create.mutation.DeliveriesFailed(); exists {
+			s.SetIgnore(conversionrollup.FieldDeliveriesFailed)
 		}
 	}))
 	return u
@@ -631,6 +911,12 @@ func (u *ConversionRollupUpsertBulk) UpdateNewValues() *ConversionRollupUpsertBu
 			if _, exists := b.mutation.Hour(); exists {
 				s.SetIgnore(conversionrollup.FieldHour)
 			}
+			if _, exists := b.mutation.ClickHour(); exists {
+				s.SetIgnore(conversionrollup.FieldClickHour)
+			}
+			if _, exists := b.mutation.Level(); exists {
+				s.SetIgnore(conversionrollup.FieldLevel)
+			}
 			if _, exists := b.mutation.IntegrationID(); exists {
 				s.SetIgnore(conversionrollup.FieldIntegrationID)
 			}
@@ -639,6 +925,24 @@ func (u *ConversionRollupUpsertBulk) UpdateNewValues() *ConversionRollupUpsertBu
 			}
 			if _, exists := b.mutation.Currency(); exists {
 				s.SetIgnore(conversionrollup.FieldCurrency)
+			}
+			if _, exists := b.mutation.PropertyID(); exists {
+				s.SetIgnore(conversionrollup.FieldPropertyID)
+			}
+			if _, exists := b.mutation.UtmSource(); exists {
+				s.SetIgnore(conversionrollup.FieldUtmSource)
+			}
+			if _, exists := b.mutation.UtmMedium(); exists {
+				s.SetIgnore(conversionrollup.FieldUtmMedium)
+			}
+			if _, exists := b.mutation.UtmCampaign(); exists {
+				s.SetIgnore(conversionrollup.FieldUtmCampaign)
+			}
+			if _, exists := b.mutation.LandingPage(); exists {
+				s.SetIgnore(conversionrollup.FieldLandingPage)
+			}
+			if _, exists := b.mutation.DestinationID(); exists {
+				s.SetIgnore(conversionrollup.FieldDestinationID)
 			}
 			if _, exists := b.mutation.Conversions(); exists {
 				s.SetIgnore(conversionrollup.FieldConversions)
@@ -651,6 +955,12 @@ func (u *ConversionRollupUpsertBulk) UpdateNewValues() *ConversionRollupUpsertBu
 			}
 			if _, exists := b.mutation.AmountMicros(); exists {
 				s.SetIgnore(conversionrollup.FieldAmountMicros)
+			}
+			if _, exists := b.mutation.DeliveriesSent(); exists {
+				s.SetIgnore(conversionrollup.FieldDeliveriesSent)
+			}
+			if _, exists := b.mutation.DeliveriesFailed(); exists {
+				s.SetIgnore(conversionrollup.FieldDeliveriesFailed)
 			}
 		}
 	}))

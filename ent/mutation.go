@@ -9294,27 +9294,41 @@ func (m *ConversionMutation) ResetEdge(name string) error {
 // ConversionRollupMutation represents an operation that mutates the ConversionRollup nodes in the graph.
 type ConversionRollupMutation struct {
 	config
-	op               Op
-	typ              string
-	id               *string
-	account_id       *string
-	hour             *int64
-	addhour          *int64
-	integration_id   *string
-	event_name       *string
-	currency         *string
-	conversions      *int64
-	addconversions   *int64
-	leads            *int64
-	addleads         *int64
-	purchases        *int64
-	addpurchases     *int64
-	amount_micros    *int64
-	addamount_micros *int64
-	clearedFields    map[string]struct{}
-	done             bool
-	oldValue         func(context.Context) (*ConversionRollup, error)
-	predicates       []predicate.ConversionRollup
+	op                   Op
+	typ                  string
+	id                   *string
+	account_id           *string
+	hour                 *int64
+	addhour              *int64
+	click_hour           *int64
+	addclick_hour        *int64
+	level                *int
+	addlevel             *int
+	integration_id       *string
+	event_name           *string
+	currency             *string
+	property_id          *string
+	utm_source           *string
+	utm_medium           *string
+	utm_campaign         *string
+	landing_page         *string
+	destination_id       *string
+	conversions          *int64
+	addconversions       *int64
+	leads                *int64
+	addleads             *int64
+	purchases            *int64
+	addpurchases         *int64
+	amount_micros        *int64
+	addamount_micros     *int64
+	deliveries_sent      *int64
+	adddeliveries_sent   *int64
+	deliveries_failed    *int64
+	adddeliveries_failed *int64
+	clearedFields        map[string]struct{}
+	done                 bool
+	oldValue             func(context.Context) (*ConversionRollup, error)
+	predicates           []predicate.ConversionRollup
 }
 
 var _ ent.Mutation = (*ConversionRollupMutation)(nil)
@@ -9513,6 +9527,118 @@ func (m *ConversionRollupMutation) ResetHour() {
 	m.addhour = nil
 }
 
+// SetClickHour sets the "click_hour" field.
+func (m *ConversionRollupMutation) SetClickHour(i int64) {
+	m.click_hour = &i
+	m.addclick_hour = nil
+}
+
+// ClickHour returns the value of the "click_hour" field in the mutation.
+func (m *ConversionRollupMutation) ClickHour() (r int64, exists bool) {
+	v := m.click_hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClickHour returns the old "click_hour" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldClickHour(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClickHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClickHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClickHour: %w", err)
+	}
+	return oldValue.ClickHour, nil
+}
+
+// AddClickHour adds i to the "click_hour" field.
+func (m *ConversionRollupMutation) AddClickHour(i int64) {
+	if m.addclick_hour != nil {
+		*m.addclick_hour += i
+	} else {
+		m.addclick_hour = &i
+	}
+}
+
+// AddedClickHour returns the value that was added to the "click_hour" field in this mutation.
+func (m *ConversionRollupMutation) AddedClickHour() (r int64, exists bool) {
+	v := m.addclick_hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClickHour resets all changes to the "click_hour" field.
+func (m *ConversionRollupMutation) ResetClickHour() {
+	m.click_hour = nil
+	m.addclick_hour = nil
+}
+
+// SetLevel sets the "level" field.
+func (m *ConversionRollupMutation) SetLevel(i int) {
+	m.level = &i
+	m.addlevel = nil
+}
+
+// Level returns the value of the "level" field in the mutation.
+func (m *ConversionRollupMutation) Level() (r int, exists bool) {
+	v := m.level
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLevel returns the old "level" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldLevel(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLevel is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLevel requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLevel: %w", err)
+	}
+	return oldValue.Level, nil
+}
+
+// AddLevel adds i to the "level" field.
+func (m *ConversionRollupMutation) AddLevel(i int) {
+	if m.addlevel != nil {
+		*m.addlevel += i
+	} else {
+		m.addlevel = &i
+	}
+}
+
+// AddedLevel returns the value that was added to the "level" field in this mutation.
+func (m *ConversionRollupMutation) AddedLevel() (r int, exists bool) {
+	v := m.addlevel
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLevel resets all changes to the "level" field.
+func (m *ConversionRollupMutation) ResetLevel() {
+	m.level = nil
+	m.addlevel = nil
+}
+
 // SetIntegrationID sets the "integration_id" field.
 func (m *ConversionRollupMutation) SetIntegrationID(s string) {
 	m.integration_id = &s
@@ -9619,6 +9745,222 @@ func (m *ConversionRollupMutation) OldCurrency(ctx context.Context) (v string, e
 // ResetCurrency resets all changes to the "currency" field.
 func (m *ConversionRollupMutation) ResetCurrency() {
 	m.currency = nil
+}
+
+// SetPropertyID sets the "property_id" field.
+func (m *ConversionRollupMutation) SetPropertyID(s string) {
+	m.property_id = &s
+}
+
+// PropertyID returns the value of the "property_id" field in the mutation.
+func (m *ConversionRollupMutation) PropertyID() (r string, exists bool) {
+	v := m.property_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPropertyID returns the old "property_id" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldPropertyID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPropertyID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPropertyID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPropertyID: %w", err)
+	}
+	return oldValue.PropertyID, nil
+}
+
+// ResetPropertyID resets all changes to the "property_id" field.
+func (m *ConversionRollupMutation) ResetPropertyID() {
+	m.property_id = nil
+}
+
+// SetUtmSource sets the "utm_source" field.
+func (m *ConversionRollupMutation) SetUtmSource(s string) {
+	m.utm_source = &s
+}
+
+// UtmSource returns the value of the "utm_source" field in the mutation.
+func (m *ConversionRollupMutation) UtmSource() (r string, exists bool) {
+	v := m.utm_source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUtmSource returns the old "utm_source" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldUtmSource(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUtmSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUtmSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUtmSource: %w", err)
+	}
+	return oldValue.UtmSource, nil
+}
+
+// ResetUtmSource resets all changes to the "utm_source" field.
+func (m *ConversionRollupMutation) ResetUtmSource() {
+	m.utm_source = nil
+}
+
+// SetUtmMedium sets the "utm_medium" field.
+func (m *ConversionRollupMutation) SetUtmMedium(s string) {
+	m.utm_medium = &s
+}
+
+// UtmMedium returns the value of the "utm_medium" field in the mutation.
+func (m *ConversionRollupMutation) UtmMedium() (r string, exists bool) {
+	v := m.utm_medium
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUtmMedium returns the old "utm_medium" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldUtmMedium(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUtmMedium is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUtmMedium requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUtmMedium: %w", err)
+	}
+	return oldValue.UtmMedium, nil
+}
+
+// ResetUtmMedium resets all changes to the "utm_medium" field.
+func (m *ConversionRollupMutation) ResetUtmMedium() {
+	m.utm_medium = nil
+}
+
+// SetUtmCampaign sets the "utm_campaign" field.
+func (m *ConversionRollupMutation) SetUtmCampaign(s string) {
+	m.utm_campaign = &s
+}
+
+// UtmCampaign returns the value of the "utm_campaign" field in the mutation.
+func (m *ConversionRollupMutation) UtmCampaign() (r string, exists bool) {
+	v := m.utm_campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUtmCampaign returns the old "utm_campaign" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldUtmCampaign(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUtmCampaign is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUtmCampaign requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUtmCampaign: %w", err)
+	}
+	return oldValue.UtmCampaign, nil
+}
+
+// ResetUtmCampaign resets all changes to the "utm_campaign" field.
+func (m *ConversionRollupMutation) ResetUtmCampaign() {
+	m.utm_campaign = nil
+}
+
+// SetLandingPage sets the "landing_page" field.
+func (m *ConversionRollupMutation) SetLandingPage(s string) {
+	m.landing_page = &s
+}
+
+// LandingPage returns the value of the "landing_page" field in the mutation.
+func (m *ConversionRollupMutation) LandingPage() (r string, exists bool) {
+	v := m.landing_page
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLandingPage returns the old "landing_page" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldLandingPage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLandingPage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLandingPage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLandingPage: %w", err)
+	}
+	return oldValue.LandingPage, nil
+}
+
+// ResetLandingPage resets all changes to the "landing_page" field.
+func (m *ConversionRollupMutation) ResetLandingPage() {
+	m.landing_page = nil
+}
+
+// SetDestinationID sets the "destination_id" field.
+func (m *ConversionRollupMutation) SetDestinationID(s string) {
+	m.destination_id = &s
+}
+
+// DestinationID returns the value of the "destination_id" field in the mutation.
+func (m *ConversionRollupMutation) DestinationID() (r string, exists bool) {
+	v := m.destination_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDestinationID returns the old "destination_id" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldDestinationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDestinationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDestinationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDestinationID: %w", err)
+	}
+	return oldValue.DestinationID, nil
+}
+
+// ResetDestinationID resets all changes to the "destination_id" field.
+func (m *ConversionRollupMutation) ResetDestinationID() {
+	m.destination_id = nil
 }
 
 // SetConversions sets the "conversions" field.
@@ -9845,6 +10187,118 @@ func (m *ConversionRollupMutation) ResetAmountMicros() {
 	m.addamount_micros = nil
 }
 
+// SetDeliveriesSent sets the "deliveries_sent" field.
+func (m *ConversionRollupMutation) SetDeliveriesSent(i int64) {
+	m.deliveries_sent = &i
+	m.adddeliveries_sent = nil
+}
+
+// DeliveriesSent returns the value of the "deliveries_sent" field in the mutation.
+func (m *ConversionRollupMutation) DeliveriesSent() (r int64, exists bool) {
+	v := m.deliveries_sent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveriesSent returns the old "deliveries_sent" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldDeliveriesSent(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveriesSent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveriesSent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveriesSent: %w", err)
+	}
+	return oldValue.DeliveriesSent, nil
+}
+
+// AddDeliveriesSent adds i to the "deliveries_sent" field.
+func (m *ConversionRollupMutation) AddDeliveriesSent(i int64) {
+	if m.adddeliveries_sent != nil {
+		*m.adddeliveries_sent += i
+	} else {
+		m.adddeliveries_sent = &i
+	}
+}
+
+// AddedDeliveriesSent returns the value that was added to the "deliveries_sent" field in this mutation.
+func (m *ConversionRollupMutation) AddedDeliveriesSent() (r int64, exists bool) {
+	v := m.adddeliveries_sent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeliveriesSent resets all changes to the "deliveries_sent" field.
+func (m *ConversionRollupMutation) ResetDeliveriesSent() {
+	m.deliveries_sent = nil
+	m.adddeliveries_sent = nil
+}
+
+// SetDeliveriesFailed sets the "deliveries_failed" field.
+func (m *ConversionRollupMutation) SetDeliveriesFailed(i int64) {
+	m.deliveries_failed = &i
+	m.adddeliveries_failed = nil
+}
+
+// DeliveriesFailed returns the value of the "deliveries_failed" field in the mutation.
+func (m *ConversionRollupMutation) DeliveriesFailed() (r int64, exists bool) {
+	v := m.deliveries_failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeliveriesFailed returns the old "deliveries_failed" field's value of the ConversionRollup entity.
+// If the ConversionRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ConversionRollupMutation) OldDeliveriesFailed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeliveriesFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeliveriesFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeliveriesFailed: %w", err)
+	}
+	return oldValue.DeliveriesFailed, nil
+}
+
+// AddDeliveriesFailed adds i to the "deliveries_failed" field.
+func (m *ConversionRollupMutation) AddDeliveriesFailed(i int64) {
+	if m.adddeliveries_failed != nil {
+		*m.adddeliveries_failed += i
+	} else {
+		m.adddeliveries_failed = &i
+	}
+}
+
+// AddedDeliveriesFailed returns the value that was added to the "deliveries_failed" field in this mutation.
+func (m *ConversionRollupMutation) AddedDeliveriesFailed() (r int64, exists bool) {
+	v := m.adddeliveries_failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeliveriesFailed resets all changes to the "deliveries_failed" field.
+func (m *ConversionRollupMutation) ResetDeliveriesFailed() {
+	m.deliveries_failed = nil
+	m.adddeliveries_failed = nil
+}
+
 // Where appends a list predicates to the ConversionRollupMutation builder.
 func (m *ConversionRollupMutation) Where(ps ...predicate.ConversionRollup) {
 	m.predicates = append(m.predicates, ps...)
@@ -9879,12 +10333,18 @@ func (m *ConversionRollupMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ConversionRollupMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 19)
 	if m.account_id != nil {
 		fields = append(fields, conversionrollup.FieldAccountID)
 	}
 	if m.hour != nil {
 		fields = append(fields, conversionrollup.FieldHour)
+	}
+	if m.click_hour != nil {
+		fields = append(fields, conversionrollup.FieldClickHour)
+	}
+	if m.level != nil {
+		fields = append(fields, conversionrollup.FieldLevel)
 	}
 	if m.integration_id != nil {
 		fields = append(fields, conversionrollup.FieldIntegrationID)
@@ -9894,6 +10354,24 @@ func (m *ConversionRollupMutation) Fields() []string {
 	}
 	if m.currency != nil {
 		fields = append(fields, conversionrollup.FieldCurrency)
+	}
+	if m.property_id != nil {
+		fields = append(fields, conversionrollup.FieldPropertyID)
+	}
+	if m.utm_source != nil {
+		fields = append(fields, conversionrollup.FieldUtmSource)
+	}
+	if m.utm_medium != nil {
+		fields = append(fields, conversionrollup.FieldUtmMedium)
+	}
+	if m.utm_campaign != nil {
+		fields = append(fields, conversionrollup.FieldUtmCampaign)
+	}
+	if m.landing_page != nil {
+		fields = append(fields, conversionrollup.FieldLandingPage)
+	}
+	if m.destination_id != nil {
+		fields = append(fields, conversionrollup.FieldDestinationID)
 	}
 	if m.conversions != nil {
 		fields = append(fields, conversionrollup.FieldConversions)
@@ -9907,6 +10385,12 @@ func (m *ConversionRollupMutation) Fields() []string {
 	if m.amount_micros != nil {
 		fields = append(fields, conversionrollup.FieldAmountMicros)
 	}
+	if m.deliveries_sent != nil {
+		fields = append(fields, conversionrollup.FieldDeliveriesSent)
+	}
+	if m.deliveries_failed != nil {
+		fields = append(fields, conversionrollup.FieldDeliveriesFailed)
+	}
 	return fields
 }
 
@@ -9919,12 +10403,28 @@ func (m *ConversionRollupMutation) Field(name string) (ent.Value, bool) {
 		return m.AccountID()
 	case conversionrollup.FieldHour:
 		return m.Hour()
+	case conversionrollup.FieldClickHour:
+		return m.ClickHour()
+	case conversionrollup.FieldLevel:
+		return m.Level()
 	case conversionrollup.FieldIntegrationID:
 		return m.IntegrationID()
 	case conversionrollup.FieldEventName:
 		return m.EventName()
 	case conversionrollup.FieldCurrency:
 		return m.Currency()
+	case conversionrollup.FieldPropertyID:
+		return m.PropertyID()
+	case conversionrollup.FieldUtmSource:
+		return m.UtmSource()
+	case conversionrollup.FieldUtmMedium:
+		return m.UtmMedium()
+	case conversionrollup.FieldUtmCampaign:
+		return m.UtmCampaign()
+	case conversionrollup.FieldLandingPage:
+		return m.LandingPage()
+	case conversionrollup.FieldDestinationID:
+		return m.DestinationID()
 	case conversionrollup.FieldConversions:
 		return m.Conversions()
 	case conversionrollup.FieldLeads:
@@ -9933,6 +10433,10 @@ func (m *ConversionRollupMutation) Field(name string) (ent.Value, bool) {
 		return m.Purchases()
 	case conversionrollup.FieldAmountMicros:
 		return m.AmountMicros()
+	case conversionrollup.FieldDeliveriesSent:
+		return m.DeliveriesSent()
+	case conversionrollup.FieldDeliveriesFailed:
+		return m.DeliveriesFailed()
 	}
 	return nil, false
 }
@@ -9946,12 +10450,28 @@ func (m *ConversionRollupMutation) OldField(ctx context.Context, name string) (e
 		return m.OldAccountID(ctx)
 	case conversionrollup.FieldHour:
 		return m.OldHour(ctx)
+	case conversionrollup.FieldClickHour:
+		return m.OldClickHour(ctx)
+	case conversionrollup.FieldLevel:
+		return m.OldLevel(ctx)
 	case conversionrollup.FieldIntegrationID:
 		return m.OldIntegrationID(ctx)
 	case conversionrollup.FieldEventName:
 		return m.OldEventName(ctx)
 	case conversionrollup.FieldCurrency:
 		return m.OldCurrency(ctx)
+	case conversionrollup.FieldPropertyID:
+		return m.OldPropertyID(ctx)
+	case conversionrollup.FieldUtmSource:
+		return m.OldUtmSource(ctx)
+	case conversionrollup.FieldUtmMedium:
+		return m.OldUtmMedium(ctx)
+	case conversionrollup.FieldUtmCampaign:
+		return m.OldUtmCampaign(ctx)
+	case conversionrollup.FieldLandingPage:
+		return m.OldLandingPage(ctx)
+	case conversionrollup.FieldDestinationID:
+		return m.OldDestinationID(ctx)
 	case conversionrollup.FieldConversions:
 		return m.OldConversions(ctx)
 	case conversionrollup.FieldLeads:
@@ -9960,6 +10480,10 @@ func (m *ConversionRollupMutation) OldField(ctx context.Context, name string) (e
 		return m.OldPurchases(ctx)
 	case conversionrollup.FieldAmountMicros:
 		return m.OldAmountMicros(ctx)
+	case conversionrollup.FieldDeliveriesSent:
+		return m.OldDeliveriesSent(ctx)
+	case conversionrollup.FieldDeliveriesFailed:
+		return m.OldDeliveriesFailed(ctx)
 	}
 	return nil, fmt.Errorf("unknown ConversionRollup field %s", name)
 }
@@ -9983,6 +10507,20 @@ func (m *ConversionRollupMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetHour(v)
 		return nil
+	case conversionrollup.FieldClickHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClickHour(v)
+		return nil
+	case conversionrollup.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLevel(v)
+		return nil
 	case conversionrollup.FieldIntegrationID:
 		v, ok := value.(string)
 		if !ok {
@@ -10003,6 +10541,48 @@ func (m *ConversionRollupMutation) SetField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCurrency(v)
+		return nil
+	case conversionrollup.FieldPropertyID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPropertyID(v)
+		return nil
+	case conversionrollup.FieldUtmSource:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUtmSource(v)
+		return nil
+	case conversionrollup.FieldUtmMedium:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUtmMedium(v)
+		return nil
+	case conversionrollup.FieldUtmCampaign:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUtmCampaign(v)
+		return nil
+	case conversionrollup.FieldLandingPage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLandingPage(v)
+		return nil
+	case conversionrollup.FieldDestinationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDestinationID(v)
 		return nil
 	case conversionrollup.FieldConversions:
 		v, ok := value.(int64)
@@ -10032,6 +10612,20 @@ func (m *ConversionRollupMutation) SetField(name string, value ent.Value) error 
 		}
 		m.SetAmountMicros(v)
 		return nil
+	case conversionrollup.FieldDeliveriesSent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveriesSent(v)
+		return nil
+	case conversionrollup.FieldDeliveriesFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeliveriesFailed(v)
+		return nil
 	}
 	return fmt.Errorf("unknown ConversionRollup field %s", name)
 }
@@ -10042,6 +10636,12 @@ func (m *ConversionRollupMutation) AddedFields() []string {
 	var fields []string
 	if m.addhour != nil {
 		fields = append(fields, conversionrollup.FieldHour)
+	}
+	if m.addclick_hour != nil {
+		fields = append(fields, conversionrollup.FieldClickHour)
+	}
+	if m.addlevel != nil {
+		fields = append(fields, conversionrollup.FieldLevel)
 	}
 	if m.addconversions != nil {
 		fields = append(fields, conversionrollup.FieldConversions)
@@ -10055,6 +10655,12 @@ func (m *ConversionRollupMutation) AddedFields() []string {
 	if m.addamount_micros != nil {
 		fields = append(fields, conversionrollup.FieldAmountMicros)
 	}
+	if m.adddeliveries_sent != nil {
+		fields = append(fields, conversionrollup.FieldDeliveriesSent)
+	}
+	if m.adddeliveries_failed != nil {
+		fields = append(fields, conversionrollup.FieldDeliveriesFailed)
+	}
 	return fields
 }
 
@@ -10065,6 +10671,10 @@ func (m *ConversionRollupMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case conversionrollup.FieldHour:
 		return m.AddedHour()
+	case conversionrollup.FieldClickHour:
+		return m.AddedClickHour()
+	case conversionrollup.FieldLevel:
+		return m.AddedLevel()
 	case conversionrollup.FieldConversions:
 		return m.AddedConversions()
 	case conversionrollup.FieldLeads:
@@ -10073,6 +10683,10 @@ func (m *ConversionRollupMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedPurchases()
 	case conversionrollup.FieldAmountMicros:
 		return m.AddedAmountMicros()
+	case conversionrollup.FieldDeliveriesSent:
+		return m.AddedDeliveriesSent()
+	case conversionrollup.FieldDeliveriesFailed:
+		return m.AddedDeliveriesFailed()
 	}
 	return nil, false
 }
@@ -10088,6 +10702,20 @@ func (m *ConversionRollupMutation) AddField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddHour(v)
+		return nil
+	case conversionrollup.FieldClickHour:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClickHour(v)
+		return nil
+	case conversionrollup.FieldLevel:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLevel(v)
 		return nil
 	case conversionrollup.FieldConversions:
 		v, ok := value.(int64)
@@ -10116,6 +10744,20 @@ func (m *ConversionRollupMutation) AddField(name string, value ent.Value) error 
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAmountMicros(v)
+		return nil
+	case conversionrollup.FieldDeliveriesSent:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeliveriesSent(v)
+		return nil
+	case conversionrollup.FieldDeliveriesFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeliveriesFailed(v)
 		return nil
 	}
 	return fmt.Errorf("unknown ConversionRollup numeric field %s", name)
@@ -10150,6 +10792,12 @@ func (m *ConversionRollupMutation) ResetField(name string) error {
 	case conversionrollup.FieldHour:
 		m.ResetHour()
 		return nil
+	case conversionrollup.FieldClickHour:
+		m.ResetClickHour()
+		return nil
+	case conversionrollup.FieldLevel:
+		m.ResetLevel()
+		return nil
 	case conversionrollup.FieldIntegrationID:
 		m.ResetIntegrationID()
 		return nil
@@ -10158,6 +10806,24 @@ func (m *ConversionRollupMutation) ResetField(name string) error {
 		return nil
 	case conversionrollup.FieldCurrency:
 		m.ResetCurrency()
+		return nil
+	case conversionrollup.FieldPropertyID:
+		m.ResetPropertyID()
+		return nil
+	case conversionrollup.FieldUtmSource:
+		m.ResetUtmSource()
+		return nil
+	case conversionrollup.FieldUtmMedium:
+		m.ResetUtmMedium()
+		return nil
+	case conversionrollup.FieldUtmCampaign:
+		m.ResetUtmCampaign()
+		return nil
+	case conversionrollup.FieldLandingPage:
+		m.ResetLandingPage()
+		return nil
+	case conversionrollup.FieldDestinationID:
+		m.ResetDestinationID()
 		return nil
 	case conversionrollup.FieldConversions:
 		m.ResetConversions()
@@ -10170,6 +10836,12 @@ func (m *ConversionRollupMutation) ResetField(name string) error {
 		return nil
 	case conversionrollup.FieldAmountMicros:
 		m.ResetAmountMicros()
+		return nil
+	case conversionrollup.FieldDeliveriesSent:
+		m.ResetDeliveriesSent()
+		return nil
+	case conversionrollup.FieldDeliveriesFailed:
+		m.ResetDeliveriesFailed()
 		return nil
 	}
 	return fmt.Errorf("unknown ConversionRollup field %s", name)

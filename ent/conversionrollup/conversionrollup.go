@@ -16,12 +16,28 @@ const (
 	FieldAccountID = "account_id"
 	// FieldHour holds the string denoting the hour field in the database.
 	FieldHour = "hour"
+	// FieldClickHour holds the string denoting the click_hour field in the database.
+	FieldClickHour = "click_hour"
+	// FieldLevel holds the string denoting the level field in the database.
+	FieldLevel = "level"
 	// FieldIntegrationID holds the string denoting the integration_id field in the database.
 	FieldIntegrationID = "integration_id"
 	// FieldEventName holds the string denoting the event_name field in the database.
 	FieldEventName = "event_name"
 	// FieldCurrency holds the string denoting the currency field in the database.
 	FieldCurrency = "currency"
+	// FieldPropertyID holds the string denoting the property_id field in the database.
+	FieldPropertyID = "property_id"
+	// FieldUtmSource holds the string denoting the utm_source field in the database.
+	FieldUtmSource = "utm_source"
+	// FieldUtmMedium holds the string denoting the utm_medium field in the database.
+	FieldUtmMedium = "utm_medium"
+	// FieldUtmCampaign holds the string denoting the utm_campaign field in the database.
+	FieldUtmCampaign = "utm_campaign"
+	// FieldLandingPage holds the string denoting the landing_page field in the database.
+	FieldLandingPage = "landing_page"
+	// FieldDestinationID holds the string denoting the destination_id field in the database.
+	FieldDestinationID = "destination_id"
 	// FieldConversions holds the string denoting the conversions field in the database.
 	FieldConversions = "conversions"
 	// FieldLeads holds the string denoting the leads field in the database.
@@ -30,6 +46,10 @@ const (
 	FieldPurchases = "purchases"
 	// FieldAmountMicros holds the string denoting the amount_micros field in the database.
 	FieldAmountMicros = "amount_micros"
+	// FieldDeliveriesSent holds the string denoting the deliveries_sent field in the database.
+	FieldDeliveriesSent = "deliveries_sent"
+	// FieldDeliveriesFailed holds the string denoting the deliveries_failed field in the database.
+	FieldDeliveriesFailed = "deliveries_failed"
 	// Table holds the table name of the conversionrollup in the database.
 	Table = "conversion_rollups"
 )
@@ -39,13 +59,23 @@ var Columns = []string{
 	FieldID,
 	FieldAccountID,
 	FieldHour,
+	FieldClickHour,
+	FieldLevel,
 	FieldIntegrationID,
 	FieldEventName,
 	FieldCurrency,
+	FieldPropertyID,
+	FieldUtmSource,
+	FieldUtmMedium,
+	FieldUtmCampaign,
+	FieldLandingPage,
+	FieldDestinationID,
 	FieldConversions,
 	FieldLeads,
 	FieldPurchases,
 	FieldAmountMicros,
+	FieldDeliveriesSent,
+	FieldDeliveriesFailed,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -66,10 +96,26 @@ func ValidColumn(column string) bool {
 var (
 	Hooks  [1]ent.Hook
 	Policy ent.Policy
+	// DefaultClickHour holds the default value on creation for the "click_hour" field.
+	DefaultClickHour int64
+	// DefaultLevel holds the default value on creation for the "level" field.
+	DefaultLevel int
 	// DefaultEventName holds the default value on creation for the "event_name" field.
 	DefaultEventName string
 	// DefaultCurrency holds the default value on creation for the "currency" field.
 	DefaultCurrency string
+	// DefaultPropertyID holds the default value on creation for the "property_id" field.
+	DefaultPropertyID string
+	// DefaultUtmSource holds the default value on creation for the "utm_source" field.
+	DefaultUtmSource string
+	// DefaultUtmMedium holds the default value on creation for the "utm_medium" field.
+	DefaultUtmMedium string
+	// DefaultUtmCampaign holds the default value on creation for the "utm_campaign" field.
+	DefaultUtmCampaign string
+	// DefaultLandingPage holds the default value on creation for the "landing_page" field.
+	DefaultLandingPage string
+	// DefaultDestinationID holds the default value on creation for the "destination_id" field.
+	DefaultDestinationID string
 	// DefaultConversions holds the default value on creation for the "conversions" field.
 	DefaultConversions int64
 	// DefaultLeads holds the default value on creation for the "leads" field.
@@ -78,6 +124,10 @@ var (
 	DefaultPurchases int64
 	// DefaultAmountMicros holds the default value on creation for the "amount_micros" field.
 	DefaultAmountMicros int64
+	// DefaultDeliveriesSent holds the default value on creation for the "deliveries_sent" field.
+	DefaultDeliveriesSent int64
+	// DefaultDeliveriesFailed holds the default value on creation for the "deliveries_failed" field.
+	DefaultDeliveriesFailed int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -102,6 +152,16 @@ func ByHour(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHour, opts...).ToFunc()
 }
 
+// ByClickHour orders the results by the click_hour field.
+func ByClickHour(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClickHour, opts...).ToFunc()
+}
+
+// ByLevel orders the results by the level field.
+func ByLevel(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLevel, opts...).ToFunc()
+}
+
 // ByIntegrationID orders the results by the integration_id field.
 func ByIntegrationID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIntegrationID, opts...).ToFunc()
@@ -115,6 +175,36 @@ func ByEventName(opts ...sql.OrderTermOption) OrderOption {
 // ByCurrency orders the results by the currency field.
 func ByCurrency(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCurrency, opts...).ToFunc()
+}
+
+// ByPropertyID orders the results by the property_id field.
+func ByPropertyID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPropertyID, opts...).ToFunc()
+}
+
+// ByUtmSource orders the results by the utm_source field.
+func ByUtmSource(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUtmSource, opts...).ToFunc()
+}
+
+// ByUtmMedium orders the results by the utm_medium field.
+func ByUtmMedium(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUtmMedium, opts...).ToFunc()
+}
+
+// ByUtmCampaign orders the results by the utm_campaign field.
+func ByUtmCampaign(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUtmCampaign, opts...).ToFunc()
+}
+
+// ByLandingPage orders the results by the landing_page field.
+func ByLandingPage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLandingPage, opts...).ToFunc()
+}
+
+// ByDestinationID orders the results by the destination_id field.
+func ByDestinationID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDestinationID, opts...).ToFunc()
 }
 
 // ByConversions orders the results by the conversions field.
@@ -135,4 +225,14 @@ func ByPurchases(opts ...sql.OrderTermOption) OrderOption {
 // ByAmountMicros orders the results by the amount_micros field.
 func ByAmountMicros(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAmountMicros, opts...).ToFunc()
+}
+
+// ByDeliveriesSent orders the results by the deliveries_sent field.
+func ByDeliveriesSent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeliveriesSent, opts...).ToFunc()
+}
+
+// ByDeliveriesFailed orders the results by the deliveries_failed field.
+func ByDeliveriesFailed(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeliveriesFailed, opts...).ToFunc()
 }

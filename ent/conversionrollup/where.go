@@ -72,6 +72,16 @@ func Hour(v int64) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldEQ(FieldHour, v))
 }
 
+// ClickHour applies equality check predicate on the "click_hour" field. It's identical to ClickHourEQ.
+func ClickHour(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldClickHour, v))
+}
+
+// Level applies equality check predicate on the "level" field. It's identical to LevelEQ.
+func Level(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldLevel, v))
+}
+
 // IntegrationID applies equality check predicate on the "integration_id" field. It's identical to IntegrationIDEQ.
 func IntegrationID(v string) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldEQ(FieldIntegrationID, v))
@@ -85,6 +95,36 @@ func EventName(v string) predicate.ConversionRollup {
 // Currency applies equality check predicate on the "currency" field. It's identical to CurrencyEQ.
 func Currency(v string) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldEQ(FieldCurrency, v))
+}
+
+// PropertyID applies equality check predicate on the "property_id" field. It's identical to PropertyIDEQ.
+func PropertyID(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldPropertyID, v))
+}
+
+// UtmSource applies equality check predicate on the "utm_source" field. It's identical to UtmSourceEQ.
+func UtmSource(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmSource, v))
+}
+
+// UtmMedium applies equality check predicate on the "utm_medium" field. It's identical to UtmMediumEQ.
+func UtmMedium(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmMedium, v))
+}
+
+// UtmCampaign applies equality check predicate on the "utm_campaign" field. It's identical to UtmCampaignEQ.
+func UtmCampaign(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmCampaign, v))
+}
+
+// LandingPage applies equality check predicate on the "landing_page" field. It's identical to LandingPageEQ.
+func LandingPage(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldLandingPage, v))
+}
+
+// DestinationID applies equality check predicate on the "destination_id" field. It's identical to DestinationIDEQ.
+func DestinationID(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDestinationID, v))
 }
 
 // Conversions applies equality check predicate on the "conversions" field. It's identical to ConversionsEQ.
@@ -105,6 +145,16 @@ func Purchases(v int64) predicate.ConversionRollup {
 // AmountMicros applies equality check predicate on the "amount_micros" field. It's identical to AmountMicrosEQ.
 func AmountMicros(v int64) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldEQ(FieldAmountMicros, v))
+}
+
+// DeliveriesSent applies equality check predicate on the "deliveries_sent" field. It's identical to DeliveriesSentEQ.
+func DeliveriesSent(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDeliveriesSent, v))
+}
+
+// DeliveriesFailed applies equality check predicate on the "deliveries_failed" field. It's identical to DeliveriesFailedEQ.
+func DeliveriesFailed(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDeliveriesFailed, v))
 }
 
 // AccountIDEQ applies the EQ predicate on the "account_id" field.
@@ -210,6 +260,86 @@ func HourLT(v int64) predicate.ConversionRollup {
 // HourLTE applies the LTE predicate on the "hour" field.
 func HourLTE(v int64) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldLTE(FieldHour, v))
+}
+
+// ClickHourEQ applies the EQ predicate on the "click_hour" field.
+func ClickHourEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldClickHour, v))
+}
+
+// ClickHourNEQ applies the NEQ predicate on the "click_hour" field.
+func ClickHourNEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldClickHour, v))
+}
+
+// ClickHourIn applies the In predicate on the "click_hour" field.
+func ClickHourIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldClickHour, vs...))
+}
+
+// ClickHourNotIn applies the NotIn predicate on the "click_hour" field.
+func ClickHourNotIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldClickHour, vs...))
+}
+
+// ClickHourGT applies the GT predicate on the "click_hour" field.
+func ClickHourGT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldClickHour, v))
+}
+
+// ClickHourGTE applies the GTE predicate on the "click_hour" field.
+func ClickHourGTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldClickHour, v))
+}
+
+// ClickHourLT applies the LT predicate on the "click_hour" field.
+func ClickHourLT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldClickHour, v))
+}
+
+// ClickHourLTE applies the LTE predicate on the "click_hour" field.
+func ClickHourLTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldClickHour, v))
+}
+
+// LevelEQ applies the EQ predicate on the "level" field.
+func LevelEQ(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldLevel, v))
+}
+
+// LevelNEQ applies the NEQ predicate on the "level" field.
+func LevelNEQ(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldLevel, v))
+}
+
+// LevelIn applies the In predicate on the "level" field.
+func LevelIn(vs ...int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldLevel, vs...))
+}
+
+// LevelNotIn applies the NotIn predicate on the "level" field.
+func LevelNotIn(vs ...int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldLevel, vs...))
+}
+
+// LevelGT applies the GT predicate on the "level" field.
+func LevelGT(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldLevel, v))
+}
+
+// LevelGTE applies the GTE predicate on the "level" field.
+func LevelGTE(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldLevel, v))
+}
+
+// LevelLT applies the LT predicate on the "level" field.
+func LevelLT(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldLevel, v))
+}
+
+// LevelLTE applies the LTE predicate on the "level" field.
+func LevelLTE(v int) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldLevel, v))
 }
 
 // IntegrationIDEQ applies the EQ predicate on the "integration_id" field.
@@ -407,6 +537,396 @@ func CurrencyContainsFold(v string) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldContainsFold(FieldCurrency, v))
 }
 
+// PropertyIDEQ applies the EQ predicate on the "property_id" field.
+func PropertyIDEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldPropertyID, v))
+}
+
+// PropertyIDNEQ applies the NEQ predicate on the "property_id" field.
+func PropertyIDNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldPropertyID, v))
+}
+
+// PropertyIDIn applies the In predicate on the "property_id" field.
+func PropertyIDIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldPropertyID, vs...))
+}
+
+// PropertyIDNotIn applies the NotIn predicate on the "property_id" field.
+func PropertyIDNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldPropertyID, vs...))
+}
+
+// PropertyIDGT applies the GT predicate on the "property_id" field.
+func PropertyIDGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldPropertyID, v))
+}
+
+// PropertyIDGTE applies the GTE predicate on the "property_id" field.
+func PropertyIDGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldPropertyID, v))
+}
+
+// PropertyIDLT applies the LT predicate on the "property_id" field.
+func PropertyIDLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldPropertyID, v))
+}
+
+// PropertyIDLTE applies the LTE predicate on the "property_id" field.
+func PropertyIDLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldPropertyID, v))
+}
+
+// PropertyIDContains applies the Contains predicate on the "property_id" field.
+func PropertyIDContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldPropertyID, v))
+}
+
+// PropertyIDHasPrefix applies the HasPrefix predicate on the "property_id" field.
+func PropertyIDHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldPropertyID, v))
+}
+
+// PropertyIDHasSuffix applies the HasSuffix predicate on the "property_id" field.
+func PropertyIDHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldPropertyID, v))
+}
+
+// PropertyIDEqualFold applies the EqualFold predicate on the "property_id" field.
+func PropertyIDEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldPropertyID, v))
+}
+
+// PropertyIDContainsFold applies the ContainsFold predicate on the "property_id" field.
+func PropertyIDContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldPropertyID, v))
+}
+
+// UtmSourceEQ applies the EQ predicate on the "utm_source" field.
+func UtmSourceEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmSource, v))
+}
+
+// UtmSourceNEQ applies the NEQ predicate on the "utm_source" field.
+func UtmSourceNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldUtmSource, v))
+}
+
+// UtmSourceIn applies the In predicate on the "utm_source" field.
+func UtmSourceIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldUtmSource, vs...))
+}
+
+// UtmSourceNotIn applies the NotIn predicate on the "utm_source" field.
+func UtmSourceNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldUtmSource, vs...))
+}
+
+// UtmSourceGT applies the GT predicate on the "utm_source" field.
+func UtmSourceGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldUtmSource, v))
+}
+
+// UtmSourceGTE applies the GTE predicate on the "utm_source" field.
+func UtmSourceGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldUtmSource, v))
+}
+
+// UtmSourceLT applies the LT predicate on the "utm_source" field.
+func UtmSourceLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldUtmSource, v))
+}
+
+// UtmSourceLTE applies the LTE predicate on the "utm_source" field.
+func UtmSourceLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldUtmSource, v))
+}
+
+// UtmSourceContains applies the Contains predicate on the "utm_source" field.
+func UtmSourceContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldUtmSource, v))
+}
+
+// UtmSourceHasPrefix applies the HasPrefix predicate on the "utm_source" field.
+func UtmSourceHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldUtmSource, v))
+}
+
+// UtmSourceHasSuffix applies the HasSuffix predicate on the "utm_source" field.
+func UtmSourceHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldUtmSource, v))
+}
+
+// UtmSourceEqualFold applies the EqualFold predicate on the "utm_source" field.
+func UtmSourceEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldUtmSource, v))
+}
+
+// UtmSourceContainsFold applies the ContainsFold predicate on the "utm_source" field.
+func UtmSourceContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldUtmSource, v))
+}
+
+// UtmMediumEQ applies the EQ predicate on the "utm_medium" field.
+func UtmMediumEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmMedium, v))
+}
+
+// UtmMediumNEQ applies the NEQ predicate on the "utm_medium" field.
+func UtmMediumNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldUtmMedium, v))
+}
+
+// UtmMediumIn applies the In predicate on the "utm_medium" field.
+func UtmMediumIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldUtmMedium, vs...))
+}
+
+// UtmMediumNotIn applies the NotIn predicate on the "utm_medium" field.
+func UtmMediumNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldUtmMedium, vs...))
+}
+
+// UtmMediumGT applies the GT predicate on the "utm_medium" field.
+func UtmMediumGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldUtmMedium, v))
+}
+
+// UtmMediumGTE applies the GTE predicate on the "utm_medium" field.
+func UtmMediumGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldUtmMedium, v))
+}
+
+// UtmMediumLT applies the LT predicate on the "utm_medium" field.
+func UtmMediumLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldUtmMedium, v))
+}
+
+// UtmMediumLTE applies the LTE predicate on the "utm_medium" field.
+func UtmMediumLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldUtmMedium, v))
+}
+
+// UtmMediumContains applies the Contains predicate on the "utm_medium" field.
+func UtmMediumContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldUtmMedium, v))
+}
+
+// UtmMediumHasPrefix applies the HasPrefix predicate on the "utm_medium" field.
+func UtmMediumHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldUtmMedium, v))
+}
+
+// UtmMediumHasSuffix applies the HasSuffix predicate on the "utm_medium" field.
+func UtmMediumHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldUtmMedium, v))
+}
+
+// UtmMediumEqualFold applies the EqualFold predicate on the "utm_medium" field.
+func UtmMediumEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldUtmMedium, v))
+}
+
+// UtmMediumContainsFold applies the ContainsFold predicate on the "utm_medium" field.
+func UtmMediumContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldUtmMedium, v))
+}
+
+// UtmCampaignEQ applies the EQ predicate on the "utm_campaign" field.
+func UtmCampaignEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldUtmCampaign, v))
+}
+
+// UtmCampaignNEQ applies the NEQ predicate on the "utm_campaign" field.
+func UtmCampaignNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldUtmCampaign, v))
+}
+
+// UtmCampaignIn applies the In predicate on the "utm_campaign" field.
+func UtmCampaignIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldUtmCampaign, vs...))
+}
+
+// UtmCampaignNotIn applies the NotIn predicate on the "utm_campaign" field.
+func UtmCampaignNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldUtmCampaign, vs...))
+}
+
+// UtmCampaignGT applies the GT predicate on the "utm_campaign" field.
+func UtmCampaignGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldUtmCampaign, v))
+}
+
+// UtmCampaignGTE applies the GTE predicate on the "utm_campaign" field.
+func UtmCampaignGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldUtmCampaign, v))
+}
+
+// UtmCampaignLT applies the LT predicate on the "utm_campaign" field.
+func UtmCampaignLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldUtmCampaign, v))
+}
+
+// UtmCampaignLTE applies the LTE predicate on the "utm_campaign" field.
+func UtmCampaignLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldUtmCampaign, v))
+}
+
+// UtmCampaignContains applies the Contains predicate on the "utm_campaign" field.
+func UtmCampaignContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldUtmCampaign, v))
+}
+
+// UtmCampaignHasPrefix applies the HasPrefix predicate on the "utm_campaign" field.
+func UtmCampaignHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldUtmCampaign, v))
+}
+
+// UtmCampaignHasSuffix applies the HasSuffix predicate on the "utm_campaign" field.
+func UtmCampaignHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldUtmCampaign, v))
+}
+
+// UtmCampaignEqualFold applies the EqualFold predicate on the "utm_campaign" field.
+func UtmCampaignEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldUtmCampaign, v))
+}
+
+// UtmCampaignContainsFold applies the ContainsFold predicate on the "utm_campaign" field.
+func UtmCampaignContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldUtmCampaign, v))
+}
+
+// LandingPageEQ applies the EQ predicate on the "landing_page" field.
+func LandingPageEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldLandingPage, v))
+}
+
+// LandingPageNEQ applies the NEQ predicate on the "landing_page" field.
+func LandingPageNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldLandingPage, v))
+}
+
+// LandingPageIn applies the In predicate on the "landing_page" field.
+func LandingPageIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldLandingPage, vs...))
+}
+
+// LandingPageNotIn applies the NotIn predicate on the "landing_page" field.
+func LandingPageNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldLandingPage, vs...))
+}
+
+// LandingPageGT applies the GT predicate on the "landing_page" field.
+func LandingPageGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldLandingPage, v))
+}
+
+// LandingPageGTE applies the GTE predicate on the "landing_page" field.
+func LandingPageGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldLandingPage, v))
+}
+
+// LandingPageLT applies the LT predicate on the "landing_page" field.
+func LandingPageLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldLandingPage, v))
+}
+
+// LandingPageLTE applies the LTE predicate on the "landing_page" field.
+func LandingPageLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldLandingPage, v))
+}
+
+// LandingPageContains applies the Contains predicate on the "landing_page" field.
+func LandingPageContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldLandingPage, v))
+}
+
+// LandingPageHasPrefix applies the HasPrefix predicate on the "landing_page" field.
+func LandingPageHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldLandingPage, v))
+}
+
+// LandingPageHasSuffix applies the HasSuffix predicate on the "landing_page" field.
+func LandingPageHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldLandingPage, v))
+}
+
+// LandingPageEqualFold applies the EqualFold predicate on the "landing_page" field.
+func LandingPageEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldLandingPage, v))
+}
+
+// LandingPageContainsFold applies the ContainsFold predicate on the "landing_page" field.
+func LandingPageContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldLandingPage, v))
+}
+
+// DestinationIDEQ applies the EQ predicate on the "destination_id" field.
+func DestinationIDEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDestinationID, v))
+}
+
+// DestinationIDNEQ applies the NEQ predicate on the "destination_id" field.
+func DestinationIDNEQ(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldDestinationID, v))
+}
+
+// DestinationIDIn applies the In predicate on the "destination_id" field.
+func DestinationIDIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldDestinationID, vs...))
+}
+
+// DestinationIDNotIn applies the NotIn predicate on the "destination_id" field.
+func DestinationIDNotIn(vs ...string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldDestinationID, vs...))
+}
+
+// DestinationIDGT applies the GT predicate on the "destination_id" field.
+func DestinationIDGT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldDestinationID, v))
+}
+
+// DestinationIDGTE applies the GTE predicate on the "destination_id" field.
+func DestinationIDGTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldDestinationID, v))
+}
+
+// DestinationIDLT applies the LT predicate on the "destination_id" field.
+func DestinationIDLT(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldDestinationID, v))
+}
+
+// DestinationIDLTE applies the LTE predicate on the "destination_id" field.
+func DestinationIDLTE(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldDestinationID, v))
+}
+
+// DestinationIDContains applies the Contains predicate on the "destination_id" field.
+func DestinationIDContains(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContains(FieldDestinationID, v))
+}
+
+// DestinationIDHasPrefix applies the HasPrefix predicate on the "destination_id" field.
+func DestinationIDHasPrefix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasPrefix(FieldDestinationID, v))
+}
+
+// DestinationIDHasSuffix applies the HasSuffix predicate on the "destination_id" field.
+func DestinationIDHasSuffix(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldHasSuffix(FieldDestinationID, v))
+}
+
+// DestinationIDEqualFold applies the EqualFold predicate on the "destination_id" field.
+func DestinationIDEqualFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEqualFold(FieldDestinationID, v))
+}
+
+// DestinationIDContainsFold applies the ContainsFold predicate on the "destination_id" field.
+func DestinationIDContainsFold(v string) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldContainsFold(FieldDestinationID, v))
+}
+
 // ConversionsEQ applies the EQ predicate on the "conversions" field.
 func ConversionsEQ(v int64) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldEQ(FieldConversions, v))
@@ -565,6 +1085,86 @@ func AmountMicrosLT(v int64) predicate.ConversionRollup {
 // AmountMicrosLTE applies the LTE predicate on the "amount_micros" field.
 func AmountMicrosLTE(v int64) predicate.ConversionRollup {
 	return predicate.ConversionRollup(sql.FieldLTE(FieldAmountMicros, v))
+}
+
+// DeliveriesSentEQ applies the EQ predicate on the "deliveries_sent" field.
+func DeliveriesSentEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDeliveriesSent, v))
+}
+
+// DeliveriesSentNEQ applies the NEQ predicate on the "deliveries_sent" field.
+func DeliveriesSentNEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldDeliveriesSent, v))
+}
+
+// DeliveriesSentIn applies the In predicate on the "deliveries_sent" field.
+func DeliveriesSentIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldDeliveriesSent, vs...))
+}
+
+// DeliveriesSentNotIn applies the NotIn predicate on the "deliveries_sent" field.
+func DeliveriesSentNotIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldDeliveriesSent, vs...))
+}
+
+// DeliveriesSentGT applies the GT predicate on the "deliveries_sent" field.
+func DeliveriesSentGT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldDeliveriesSent, v))
+}
+
+// DeliveriesSentGTE applies the GTE predicate on the "deliveries_sent" field.
+func DeliveriesSentGTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldDeliveriesSent, v))
+}
+
+// DeliveriesSentLT applies the LT predicate on the "deliveries_sent" field.
+func DeliveriesSentLT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldDeliveriesSent, v))
+}
+
+// DeliveriesSentLTE applies the LTE predicate on the "deliveries_sent" field.
+func DeliveriesSentLTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldDeliveriesSent, v))
+}
+
+// DeliveriesFailedEQ applies the EQ predicate on the "deliveries_failed" field.
+func DeliveriesFailedEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldEQ(FieldDeliveriesFailed, v))
+}
+
+// DeliveriesFailedNEQ applies the NEQ predicate on the "deliveries_failed" field.
+func DeliveriesFailedNEQ(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNEQ(FieldDeliveriesFailed, v))
+}
+
+// DeliveriesFailedIn applies the In predicate on the "deliveries_failed" field.
+func DeliveriesFailedIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldIn(FieldDeliveriesFailed, vs...))
+}
+
+// DeliveriesFailedNotIn applies the NotIn predicate on the "deliveries_failed" field.
+func DeliveriesFailedNotIn(vs ...int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldNotIn(FieldDeliveriesFailed, vs...))
+}
+
+// DeliveriesFailedGT applies the GT predicate on the "deliveries_failed" field.
+func DeliveriesFailedGT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGT(FieldDeliveriesFailed, v))
+}
+
+// DeliveriesFailedGTE applies the GTE predicate on the "deliveries_failed" field.
+func DeliveriesFailedGTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldGTE(FieldDeliveriesFailed, v))
+}
+
+// DeliveriesFailedLT applies the LT predicate on the "deliveries_failed" field.
+func DeliveriesFailedLT(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLT(FieldDeliveriesFailed, v))
+}
+
+// DeliveriesFailedLTE applies the LTE predicate on the "deliveries_failed" field.
+func DeliveriesFailedLTE(v int64) predicate.ConversionRollup {
+	return predicate.ConversionRollup(sql.FieldLTE(FieldDeliveriesFailed, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -296,13 +296,23 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 64},
 		{Name: "account_id", Type: field.TypeString},
 		{Name: "hour", Type: field.TypeInt64},
+		{Name: "click_hour", Type: field.TypeInt64, Default: -1},
+		{Name: "level", Type: field.TypeInt, Default: 0},
 		{Name: "integration_id", Type: field.TypeString},
 		{Name: "event_name", Type: field.TypeString, Default: ""},
 		{Name: "currency", Type: field.TypeString, Default: ""},
+		{Name: "property_id", Type: field.TypeString, Default: ""},
+		{Name: "utm_source", Type: field.TypeString, Default: ""},
+		{Name: "utm_medium", Type: field.TypeString, Default: ""},
+		{Name: "utm_campaign", Type: field.TypeString, Default: ""},
+		{Name: "landing_page", Type: field.TypeString, Default: ""},
+		{Name: "destination_id", Type: field.TypeString, Default: ""},
 		{Name: "conversions", Type: field.TypeInt64, Default: 0},
 		{Name: "leads", Type: field.TypeInt64, Default: 0},
 		{Name: "purchases", Type: field.TypeInt64, Default: 0},
 		{Name: "amount_micros", Type: field.TypeInt64, Default: 0},
+		{Name: "deliveries_sent", Type: field.TypeInt64, Default: 0},
+		{Name: "deliveries_failed", Type: field.TypeInt64, Default: 0},
 	}
 	// ConversionRollupsTable holds the schema information for the "conversion_rollups" table.
 	ConversionRollupsTable = &schema.Table{
@@ -311,9 +321,14 @@ var (
 		PrimaryKey: []*schema.Column{ConversionRollupsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "conversionrollup_account_id_hour",
+				Name:    "conversionrollup_account_id_level_hour",
 				Unique:  false,
-				Columns: []*schema.Column{ConversionRollupsColumns[1], ConversionRollupsColumns[2]},
+				Columns: []*schema.Column{ConversionRollupsColumns[1], ConversionRollupsColumns[4], ConversionRollupsColumns[2]},
+			},
+			{
+				Name:    "conversionrollup_account_id_level_click_hour",
+				Unique:  false,
+				Columns: []*schema.Column{ConversionRollupsColumns[1], ConversionRollupsColumns[4], ConversionRollupsColumns[3]},
 			},
 		},
 	}

@@ -686,30 +686,70 @@ func init() {
 	_ = conversionrollupMixinFields0
 	conversionrollupFields := schema.ConversionRollup{}.Fields()
 	_ = conversionrollupFields
+	// conversionrollupDescClickHour is the schema descriptor for click_hour field.
+	conversionrollupDescClickHour := conversionrollupFields[2].Descriptor()
+	// conversionrollup.DefaultClickHour holds the default value on creation for the click_hour field.
+	conversionrollup.DefaultClickHour = conversionrollupDescClickHour.Default.(int64)
+	// conversionrollupDescLevel is the schema descriptor for level field.
+	conversionrollupDescLevel := conversionrollupFields[3].Descriptor()
+	// conversionrollup.DefaultLevel holds the default value on creation for the level field.
+	conversionrollup.DefaultLevel = conversionrollupDescLevel.Default.(int)
 	// conversionrollupDescEventName is the schema descriptor for event_name field.
-	conversionrollupDescEventName := conversionrollupFields[3].Descriptor()
+	conversionrollupDescEventName := conversionrollupFields[5].Descriptor()
 	// conversionrollup.DefaultEventName holds the default value on creation for the event_name field.
 	conversionrollup.DefaultEventName = conversionrollupDescEventName.Default.(string)
 	// conversionrollupDescCurrency is the schema descriptor for currency field.
-	conversionrollupDescCurrency := conversionrollupFields[4].Descriptor()
+	conversionrollupDescCurrency := conversionrollupFields[6].Descriptor()
 	// conversionrollup.DefaultCurrency holds the default value on creation for the currency field.
 	conversionrollup.DefaultCurrency = conversionrollupDescCurrency.Default.(string)
+	// conversionrollupDescPropertyID is the schema descriptor for property_id field.
+	conversionrollupDescPropertyID := conversionrollupFields[7].Descriptor()
+	// conversionrollup.DefaultPropertyID holds the default value on creation for the property_id field.
+	conversionrollup.DefaultPropertyID = conversionrollupDescPropertyID.Default.(string)
+	// conversionrollupDescUtmSource is the schema descriptor for utm_source field.
+	conversionrollupDescUtmSource := conversionrollupFields[8].Descriptor()
+	// conversionrollup.DefaultUtmSource holds the default value on creation for the utm_source field.
+	conversionrollup.DefaultUtmSource = conversionrollupDescUtmSource.Default.(string)
+	// conversionrollupDescUtmMedium is the schema descriptor for utm_medium field.
+	conversionrollupDescUtmMedium := conversionrollupFields[9].Descriptor()
+	// conversionrollup.DefaultUtmMedium holds the default value on creation for the utm_medium field.
+	conversionrollup.DefaultUtmMedium = conversionrollupDescUtmMedium.Default.(string)
+	// conversionrollupDescUtmCampaign is the schema descriptor for utm_campaign field.
+	conversionrollupDescUtmCampaign := conversionrollupFields[10].Descriptor()
+	// conversionrollup.DefaultUtmCampaign holds the default value on creation for the utm_campaign field.
+	conversionrollup.DefaultUtmCampaign = conversionrollupDescUtmCampaign.Default.(string)
+	// conversionrollupDescLandingPage is the schema descriptor for landing_page field.
+	conversionrollupDescLandingPage := conversionrollupFields[11].Descriptor()
+	// conversionrollup.DefaultLandingPage holds the default value on creation for the landing_page field.
+	conversionrollup.DefaultLandingPage = conversionrollupDescLandingPage.Default.(string)
+	// conversionrollupDescDestinationID is the schema descriptor for destination_id field.
+	conversionrollupDescDestinationID := conversionrollupFields[12].Descriptor()
+	// conversionrollup.DefaultDestinationID holds the default value on creation for the destination_id field.
+	conversionrollup.DefaultDestinationID = conversionrollupDescDestinationID.Default.(string)
 	// conversionrollupDescConversions is the schema descriptor for conversions field.
-	conversionrollupDescConversions := conversionrollupFields[5].Descriptor()
+	conversionrollupDescConversions := conversionrollupFields[13].Descriptor()
 	// conversionrollup.DefaultConversions holds the default value on creation for the conversions field.
 	conversionrollup.DefaultConversions = conversionrollupDescConversions.Default.(int64)
 	// conversionrollupDescLeads is the schema descriptor for leads field.
-	conversionrollupDescLeads := conversionrollupFields[6].Descriptor()
+	conversionrollupDescLeads := conversionrollupFields[14].Descriptor()
 	// conversionrollup.DefaultLeads holds the default value on creation for the leads field.
 	conversionrollup.DefaultLeads = conversionrollupDescLeads.Default.(int64)
 	// conversionrollupDescPurchases is the schema descriptor for purchases field.
-	conversionrollupDescPurchases := conversionrollupFields[7].Descriptor()
+	conversionrollupDescPurchases := conversionrollupFields[15].Descriptor()
 	// conversionrollup.DefaultPurchases holds the default value on creation for the purchases field.
 	conversionrollup.DefaultPurchases = conversionrollupDescPurchases.Default.(int64)
 	// conversionrollupDescAmountMicros is the schema descriptor for amount_micros field.
-	conversionrollupDescAmountMicros := conversionrollupFields[8].Descriptor()
+	conversionrollupDescAmountMicros := conversionrollupFields[16].Descriptor()
 	// conversionrollup.DefaultAmountMicros holds the default value on creation for the amount_micros field.
 	conversionrollup.DefaultAmountMicros = conversionrollupDescAmountMicros.Default.(int64)
+	// conversionrollupDescDeliveriesSent is the schema descriptor for deliveries_sent field.
+	conversionrollupDescDeliveriesSent := conversionrollupFields[17].Descriptor()
+	// conversionrollup.DefaultDeliveriesSent holds the default value on creation for the deliveries_sent field.
+	conversionrollup.DefaultDeliveriesSent = conversionrollupDescDeliveriesSent.Default.(int64)
+	// conversionrollupDescDeliveriesFailed is the schema descriptor for deliveries_failed field.
+	conversionrollupDescDeliveriesFailed := conversionrollupFields[18].Descriptor()
+	// conversionrollup.DefaultDeliveriesFailed holds the default value on creation for the deliveries_failed field.
+	conversionrollup.DefaultDeliveriesFailed = conversionrollupDescDeliveriesFailed.Default.(int64)
 	// conversionrollupDescID is the schema descriptor for id field.
 	conversionrollupDescID := conversionrollupMixinFields0[0].Descriptor()
 	// conversionrollup.DefaultID holds the default value on creation for the id field.

@@ -70,10 +70,21 @@ func (ClickRollup) Annotations() []schema.Annotation {
 // Policy of the ClickRollup.
 func (ClickRollup) Policy() ent.Policy { return systemOnlyPolicy() }
 
-// ConversionRollup counts the conversions of one UTC hour of an account (by
-// received time), per integration, event name and original currency, with
-// what is fixed when a conversion is received: its kind and amount. Test
-// conversions, duplicates and invalid ones are not counted.
+// ConversionRollup counts the conversions and deliveries of one UTC hour of
+// an account (by received time), at one of three levels of detail: level 0
+// per integration, event name and original currency; level 1 also per
+// property and the UTM source, medium and campaign of the attribution
+// snapshot; level 2 also per landing page (without its query string). Each
+// row also holds the UTC hour of the matched click (-1 without one), so
+// that reports by click time read the same rows. Rows with a
+// destination_id count deliveries to that destination (their conversions,
+// revenue, and how many were sent or failed); rows without count
+// conversions. Test conversions, duplicates and invalid ones are not
+// counted.
+//
+// Conversions and deliveries change after their hour (a late match, a
+// delivery sent or failed): the rollup job recomputes the hours of every
+// conversion and delivery updated since its last run.
 type ConversionRollup struct{ ent.Schema }
 
 // Mixin of the ConversionRollup.
@@ -83,20 +94,33 @@ func (ConversionRollup) Mixin() []ent.Mixin { return []ent.Mixin{pulid.MixinWith
 func (ConversionRollup) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("account_id").Immutable(),
-		field.Int64("hour").Comment("Unix seconds of the start of the UTC hour.").Immutable(),
+		field.Int64("hour").Comment("Unix seconds of the start of the UTC hour the conversions were received in.").Immutable(),
+		field.Int64("click_hour").Comment("Unix seconds of the start of the UTC hour of the matched click; -1 when unmatched.").Default(-1).Immutable(),
+		field.Int("level").Comment("0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page.").Default(0).Immutable(),
 		field.String("integration_id").Immutable(),
 		field.String("event_name").Default("").Immutable(),
 		field.String("currency").Default("").Immutable(),
+		field.String("property_id").Default("").Immutable(),
+		field.String("utm_source").Default("").Immutable(),
+		field.String("utm_medium").Default("").Immutable(),
+		field.String("utm_campaign").Default("").Immutable(),
+		field.String("landing_page").Default("").Immutable(),
+		field.String("destination_id").Comment("Set on the rows that count deliveries.").Default("").Immutable(),
 		field.Int64("conversions").Default(0).Immutable(),
 		field.Int64("leads").Default(0).Immutable(),
 		field.Int64("purchases").Default(0).Immutable(),
 		field.Int64("amount_micros").Default(0).Immutable(),
+		field.Int64("deliveries_sent").Default(0).Immutable(),
+		field.Int64("deliveries_failed").Default(0).Immutable(),
 	}
 }
 
-// Indexes of the ConversionRollup.
+// Indexes of the ConversionRollup: by received hour and by click hour.
 func (ConversionRollup) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_id", "hour")}
+	return []ent.Index{
+		index.Fields("account_id", "level", "hour"),
+		index.Fields("account_id", "level", "click_hour"),
+	}
 }
 
 // Annotations of the ConversionRollup.
@@ -108,7 +132,10 @@ func (ConversionRollup) Annotations() []schema.Annotation {
 func (ConversionRollup) Policy() ent.Policy { return systemOnlyPolicy() }
 
 // RollupState is how far the rollups go: every hour before sealed_through
-// is rolled up, for every account; reports read later hours raw.
+// is rolled up, for every account; reports read later hours raw. A second
+// row (name suffixed ".changes") holds, in sealed_through, the updated_at
+// (unix seconds) from which the job looks for changed conversions and
+// deliveries.
 type RollupState struct{ ent.Schema }
 
 // Mixin of the RollupState.
