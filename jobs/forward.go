@@ -11,10 +11,12 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/clickback/clickback/capi"
 	"github.com/clickback/clickback/config"
@@ -93,6 +95,10 @@ type ForwardWorker struct {
 	Logger       *slog.Logger
 	// now is the clock; nil means time.Now.
 	now func() time.Time
+	// failed holds the jobs whose Work just returned an error in this
+	// process (see NextRetry).
+	failedMu sync.Mutex
+	failed   map[int64]time.Time
 }
 
 func (w *ForwardWorker) clock() time.Time {
@@ -109,19 +115,74 @@ func (w *ForwardWorker) retryBase() time.Duration {
 	return DefaultDeliveryRetryBase
 }
 
-// NextRetry implements river.Worker: exponential from the retry base,
-// capped, with ±10% jitter so a recovered platform is not hit by every
-// waiting job in the same second.
+// rescuedError is the error River's rescuer records on a job it found
+// running past RescueAfter, whose process died (river's
+// internal/maintenance/job_rescuer.go).
+const rescuedError = "Stuck job rescued by JobRescuer"
+
+// NextRetry implements river.Worker. River asks it in two cases: after Work
+// returned an error in this process, and when its rescuer rescues a job
+// whose process died. A rescued job runs again at once: the crash was not
+// the platform's failure, and its deliveries have waited long enough. A
+// failed one waits exponentially from the retry base, counting its failures
+// but not its rescues, capped, with ±10% jitter so a recovered platform is
+// not hit by every waiting job in the same second.
 func (w *ForwardWorker) NextRetry(job *river.Job[ForwardArgs]) time.Time {
+	if !w.takeFailed(job.ID) {
+		return time.Now()
+	}
+	failures := 1
+	for _, e := range job.Errors {
+		if e.Error != rescuedError {
+			failures++
+		}
+	}
 	base := w.retryBase()
-	wait := base * time.Duration(1<<min(max(job.Attempt-1, 0), 7))
+	wait := base * time.Duration(1<<min(failures-1, 7))
 	wait = min(wait, base*maxRetryFactor)
 	wait += time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
 	return time.Now().Add(wait)
 }
 
+// noteFailed records that job's Work returned an error here; NextRetry
+// takes the note. Notes River never asks about (a job discarded after its
+// last attempt) are dropped after an hour.
+func (w *ForwardWorker) noteFailed(id int64) {
+	w.failedMu.Lock()
+	defer w.failedMu.Unlock()
+	now := time.Now()
+	if w.failed == nil {
+		w.failed = map[int64]time.Time{}
+	}
+	if len(w.failed) > 1000 {
+		for k, at := range w.failed {
+			if now.Sub(at) > time.Hour {
+				delete(w.failed, k)
+			}
+		}
+	}
+	w.failed[id] = now
+}
+
+func (w *ForwardWorker) takeFailed(id int64) bool {
+	w.failedMu.Lock()
+	defer w.failedMu.Unlock()
+	_, ok := w.failed[id]
+	delete(w.failed, id)
+	return ok
+}
+
 // Work implements river.Worker.
 func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) error {
+	err := w.work(ctx, job)
+	var snooze *rivertype.JobSnoozeError
+	if err != nil && !errors.As(err, &snooze) {
+		w.noteFailed(job.ID)
+	}
+	return err
+}
+
+func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) error {
 	if w.Destinations == nil {
 		return errors.New("forwarding is disabled: the process has no valid encryption key")
 	}
@@ -141,8 +202,8 @@ func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) e
 		return nil // sent in a batch, by an earlier run, or settled otherwise
 	}
 	dst := d.Edges.Destination
-	token := newClaimToken()
-	batch, err := w.claimBatch(ctx, d, dst, token, now)
+	token, own := newClaimToken(job.JobRow), claimPrefix(job.JobRow)
+	batch, err := w.claimBatch(ctx, d, dst, token, own, now)
 	if err != nil {
 		return err
 	}
@@ -174,11 +235,11 @@ func (w *ForwardWorker) Work(ctx context.Context, job *river.Job[ForwardArgs]) e
 		events[i] = BuildEvent(dl, convs[dl.ConversionID])
 	}
 	res := w.Destinations.Clients.Send(ctx, creds, events)
-	own, err := w.record(ctx, token, batch, res.Outcomes, w.clock())
+	mine, err := w.record(ctx, token, batch, res.Outcomes, w.clock())
 	if err != nil {
 		return err
 	}
-	return w.verdict(own, d)
+	return w.verdict(mine, d)
 }
 
 // verdict turns the outcome of the job's own delivery into River's terms.
@@ -192,19 +253,24 @@ func (w *ForwardWorker) verdict(o capi.Outcome, d *ent.Delivery) error {
 	return fmt.Errorf("delivery %s: %w", d.ID, o.Err)
 }
 
-// claimFor is how long a forward job owns the deliveries it sends: past the
-// job timeout (Config.JobTimeout), so a live job never loses them, and
-// short, so those of a job that died go back to PENDING within minutes.
+// claimFor is how long a forward job owns the deliveries it sends: the job
+// timeout (Config.JobTimeout), after which River has cancelled the job's
+// context and with it any request in flight, plus claimMargin for the
+// recording of an answer that came in just before; so a live job never
+// loses them, and those of a job that died are free again as soon as that
+// is safe.
 func (w *ForwardWorker) claimFor() time.Duration {
-	return cmp.Or(w.Config.JobTimeout, JobTimeout) + time.Minute
+	return cmp.Or(w.Config.JobTimeout, JobTimeout) + claimMargin
 }
+
+const claimMargin = 10 * time.Second
 
 // claimBatch claims d and, when the platform takes batches, up to
 // MaxBatch-1 other fresh PENDING deliveries of its destination and event,
 // oldest first, in one UPDATE (one commit). It returns the claimed
 // deliveries with d first, or nil when d itself was not free (another job
 // is sending it); the others are then released.
-func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *ent.Destination, token string, now time.Time) ([]*ent.Delivery, error) {
+func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *ent.Destination, token, own string, now time.Time) ([]*ent.Delivery, error) {
 	ids := []string{d.ID}
 	if n := destination.MaxBatch(dst.Kind); n > 1 && dst.Enabled {
 		more, err := w.DB.Ent.Delivery.Query().
@@ -224,7 +290,7 @@ func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *en
 		}
 		ids = append(ids, more...)
 	}
-	n, err := w.claim(ctx, d.AccountID, ids, token, now)
+	n, err := w.claim(ctx, d.AccountID, ids, token, own, now)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -252,24 +318,32 @@ func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *en
 }
 
 // claim marks the deliveries ids that are PENDING and not claimed by a live
-// job with token, and returns how many it took. On PostgreSQL, jobs claim
+// job with token, and returns how many it took. A claim is dead when it
+// lapsed, or when it starts with own (claimPrefix): the job's own earlier
+// attempt, which died. On PostgreSQL, jobs claim
 // concurrently: the rows are locked in id order and rows another
 // transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
 // wait on each other or deadlock. SQLite has one writer at a time.
-func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token string, now time.Time) (int, error) {
+func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own string, now time.Time) (int, error) {
 	until := now.Add(w.claimFor())
+	free := delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now))
+	if own != "" {
+		free = delivery.Or(free, delivery.ClaimHasPrefix(own))
+	} else {
+		own = "-" // no token starts with it
+	}
 	if w.DB.Dialect != dialect.Postgres {
 		return w.DB.Ent.Delivery.Update().
 			Where(
 				delivery.IDIn(ids...),
 				delivery.StatusEQ(delivery.StatusPENDING),
-				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+				free,
 			).
 			SetClaim(token).
 			SetClaimedUntil(until).
 			Save(ctx)
 	}
-	args := []any{token, until, accountID, now}
+	args := []any{token, until, accountID, now, own}
 	marks := make([]string, len(ids))
 	for i, id := range ids {
 		args = append(args, id)
@@ -278,7 +352,7 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 	res, err := w.DB.SQL.ExecContext(ctx, `UPDATE deliveries SET claim = $1, claimed_until = $2
 		WHERE id IN (SELECT id FROM deliveries
 			WHERE account_id = $3 AND id IN (`+strings.Join(marks, ",")+`)
-			AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4)
+			AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5))
 			ORDER BY id FOR UPDATE SKIP LOCKED)`, args...)
 	if err != nil {
 		return 0, err
@@ -467,10 +541,21 @@ func (w *ForwardWorker) log() *slog.Logger {
 	return slog.Default()
 }
 
-func newClaimToken() string {
-	b := make([]byte, 16)
+// newClaimToken is a fresh claim token for an attempt of job: its id, then
+// a random part. A job's earlier attempts have ended when a later one runs
+// (it failed, or River rescued it after its timeout), so a claim starting
+// with the job's own id is a dead one that the job takes over (see claim).
+func newClaimToken(job *rivertype.JobRow) string {
+	b := make([]byte, 12)
 	_, _ = crand.Read(b)
-	return hex.EncodeToString(b)
+	return claimPrefix(job) + hex.EncodeToString(b)
+}
+
+func claimPrefix(job *rivertype.JobRow) string {
+	if job == nil || job.ID == 0 {
+		return ""
+	}
+	return "j" + strconv.FormatInt(job.ID, 10) + "."
 }
 
 func digitsOnly(s string) bool {
