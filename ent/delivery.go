@@ -48,6 +48,18 @@ type Delivery struct {
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	// AttemptLog holds the value of the "attempt_log" field.
 	AttemptLog []schematype.Attempt `json:"attempt_log,omitempty"`
+	// What became of taking the conversion back after the network rejected or reversed it once sent: a Google Ads retraction or restatement (pending, done, failed), or not retractable on this platform.
+	Adjustment *delivery.Adjustment `json:"adjustment,omitempty"`
+	// When the adjustment occurred (the network's reversal), sent as its time on every attempt so that the platform recognises a repeat.
+	AdjustmentTime *time.Time `json:"adjustment_time,omitempty"`
+	// The restated value × 1,000,000 of a restatement.
+	AdjustmentValueMicros int64 `json:"adjustment_value_micros,omitempty"`
+	// AdjustmentAttempts holds the value of the "adjustment_attempts" field.
+	AdjustmentAttempts int `json:"adjustment_attempts,omitempty"`
+	// The platform's answer to the last adjustment attempt, or why there is none.
+	AdjustmentResponse string `json:"adjustment_response,omitempty"`
+	// When the platform confirmed the adjustment.
+	AdjustedAt *time.Time `json:"adjusted_at,omitempty"`
 	// The forward job sending this delivery right now (a random token), so no other job sends it meanwhile.
 	Claim string `json:"claim,omitempty"`
 	// When claim lapses: a job that died mid-send gives the delivery back after this.
@@ -113,11 +125,11 @@ func (*Delivery) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case delivery.FieldAttemptLog:
 			values[i] = new([]byte)
-		case delivery.FieldAttempts:
+		case delivery.FieldAttempts, delivery.FieldAdjustmentValueMicros, delivery.FieldAdjustmentAttempts:
 			values[i] = new(sql.NullInt64)
-		case delivery.FieldID, delivery.FieldAccountID, delivery.FieldConversionID, delivery.FieldDestinationID, delivery.FieldStatus, delivery.FieldLastError, delivery.FieldEventID, delivery.FieldEventName, delivery.FieldClaim:
+		case delivery.FieldID, delivery.FieldAccountID, delivery.FieldConversionID, delivery.FieldDestinationID, delivery.FieldStatus, delivery.FieldLastError, delivery.FieldEventID, delivery.FieldEventName, delivery.FieldAdjustment, delivery.FieldAdjustmentResponse, delivery.FieldClaim:
 			values[i] = new(sql.NullString)
-		case delivery.FieldCreatedAt, delivery.FieldUpdatedAt, delivery.FieldLastAttemptAt, delivery.FieldSentAt, delivery.FieldClaimedUntil:
+		case delivery.FieldCreatedAt, delivery.FieldUpdatedAt, delivery.FieldLastAttemptAt, delivery.FieldSentAt, delivery.FieldAdjustmentTime, delivery.FieldAdjustedAt, delivery.FieldClaimedUntil:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -221,6 +233,45 @@ func (_m *Delivery) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.AttemptLog); err != nil {
 					return fmt.Errorf("unmarshal field attempt_log: %w", err)
 				}
+			}
+		case delivery.FieldAdjustment:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field adjustment", values[i])
+			} else if value.Valid {
+				_m.Adjustment = new(delivery.Adjustment)
+				*_m.Adjustment = delivery.Adjustment(value.String)
+			}
+		case delivery.FieldAdjustmentTime:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field adjustment_time", values[i])
+			} else if value.Valid {
+				_m.AdjustmentTime = new(time.Time)
+				*_m.AdjustmentTime = value.Time
+			}
+		case delivery.FieldAdjustmentValueMicros:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field adjustment_value_micros", values[i])
+			} else if value.Valid {
+				_m.AdjustmentValueMicros = value.Int64
+			}
+		case delivery.FieldAdjustmentAttempts:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field adjustment_attempts", values[i])
+			} else if value.Valid {
+				_m.AdjustmentAttempts = int(value.Int64)
+			}
+		case delivery.FieldAdjustmentResponse:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field adjustment_response", values[i])
+			} else if value.Valid {
+				_m.AdjustmentResponse = value.String
+			}
+		case delivery.FieldAdjustedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field adjusted_at", values[i])
+			} else if value.Valid {
+				_m.AdjustedAt = new(time.Time)
+				*_m.AdjustedAt = value.Time
 			}
 		case delivery.FieldClaim:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -328,6 +379,30 @@ func (_m *Delivery) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("attempt_log=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AttemptLog))
+	builder.WriteString(", ")
+	if v := _m.Adjustment; v != nil {
+		builder.WriteString("adjustment=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.AdjustmentTime; v != nil {
+		builder.WriteString("adjustment_time=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("adjustment_value_micros=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AdjustmentValueMicros))
+	builder.WriteString(", ")
+	builder.WriteString("adjustment_attempts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AdjustmentAttempts))
+	builder.WriteString(", ")
+	builder.WriteString("adjustment_response=")
+	builder.WriteString(_m.AdjustmentResponse)
+	builder.WriteString(", ")
+	if v := _m.AdjustedAt; v != nil {
+		builder.WriteString("adjusted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("claim=")
 	builder.WriteString(_m.Claim)

@@ -169,6 +169,90 @@ func (_c *DeliveryCreate) SetAttemptLog(v []schematype.Attempt) *DeliveryCreate 
 	return _c
 }
 
+// SetAdjustment sets the "adjustment" field.
+func (_c *DeliveryCreate) SetAdjustment(v delivery.Adjustment) *DeliveryCreate {
+	_c.mutation.SetAdjustment(v)
+	return _c
+}
+
+// SetNillableAdjustment sets the "adjustment" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustment(v *delivery.Adjustment) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustment(*v)
+	}
+	return _c
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (_c *DeliveryCreate) SetAdjustmentTime(v time.Time) *DeliveryCreate {
+	_c.mutation.SetAdjustmentTime(v)
+	return _c
+}
+
+// SetNillableAdjustmentTime sets the "adjustment_time" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustmentTime(v *time.Time) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustmentTime(*v)
+	}
+	return _c
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (_c *DeliveryCreate) SetAdjustmentValueMicros(v int64) *DeliveryCreate {
+	_c.mutation.SetAdjustmentValueMicros(v)
+	return _c
+}
+
+// SetNillableAdjustmentValueMicros sets the "adjustment_value_micros" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustmentValueMicros(v *int64) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustmentValueMicros(*v)
+	}
+	return _c
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (_c *DeliveryCreate) SetAdjustmentAttempts(v int) *DeliveryCreate {
+	_c.mutation.SetAdjustmentAttempts(v)
+	return _c
+}
+
+// SetNillableAdjustmentAttempts sets the "adjustment_attempts" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustmentAttempts(v *int) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustmentAttempts(*v)
+	}
+	return _c
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (_c *DeliveryCreate) SetAdjustmentResponse(v string) *DeliveryCreate {
+	_c.mutation.SetAdjustmentResponse(v)
+	return _c
+}
+
+// SetNillableAdjustmentResponse sets the "adjustment_response" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustmentResponse(v *string) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustmentResponse(*v)
+	}
+	return _c
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (_c *DeliveryCreate) SetAdjustedAt(v time.Time) *DeliveryCreate {
+	_c.mutation.SetAdjustedAt(v)
+	return _c
+}
+
+// SetNillableAdjustedAt sets the "adjusted_at" field if the given value is not nil.
+func (_c *DeliveryCreate) SetNillableAdjustedAt(v *time.Time) *DeliveryCreate {
+	if v != nil {
+		_c.SetAdjustedAt(*v)
+	}
+	return _c
+}
+
 // SetClaim sets the "claim" field.
 func (_c *DeliveryCreate) SetClaim(v string) *DeliveryCreate {
 	_c.mutation.SetClaim(v)
@@ -285,6 +369,14 @@ func (_c *DeliveryCreate) defaults() error {
 		v := delivery.DefaultAttempts
 		_c.mutation.SetAttempts(v)
 	}
+	if _, ok := _c.mutation.AdjustmentValueMicros(); !ok {
+		v := delivery.DefaultAdjustmentValueMicros
+		_c.mutation.SetAdjustmentValueMicros(v)
+	}
+	if _, ok := _c.mutation.AdjustmentAttempts(); !ok {
+		v := delivery.DefaultAdjustmentAttempts
+		_c.mutation.SetAdjustmentAttempts(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if delivery.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized delivery.DefaultID (forgotten import ent/runtime?)")
@@ -344,6 +436,22 @@ func (_c *DeliveryCreate) check() error {
 	if v, ok := _c.mutation.EventName(); ok {
 		if err := delivery.EventNameValidator(v); err != nil {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.Adjustment(); ok {
+		if err := delivery.AdjustmentValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.AdjustmentValueMicros(); !ok {
+		return &ValidationError{Name: "adjustment_value_micros", err: errors.New(`ent: missing required field "Delivery.adjustment_value_micros"`)}
+	}
+	if _, ok := _c.mutation.AdjustmentAttempts(); !ok {
+		return &ValidationError{Name: "adjustment_attempts", err: errors.New(`ent: missing required field "Delivery.adjustment_attempts"`)}
+	}
+	if v, ok := _c.mutation.AdjustmentResponse(); ok {
+		if err := delivery.AdjustmentResponseValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment_response", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment_response": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.Claim(); ok {
@@ -440,6 +548,30 @@ func (_c *DeliveryCreate) createSpec() (*Delivery, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AttemptLog(); ok {
 		_spec.SetField(delivery.FieldAttemptLog, field.TypeJSON, value)
 		_node.AttemptLog = value
+	}
+	if value, ok := _c.mutation.Adjustment(); ok {
+		_spec.SetField(delivery.FieldAdjustment, field.TypeEnum, value)
+		_node.Adjustment = &value
+	}
+	if value, ok := _c.mutation.AdjustmentTime(); ok {
+		_spec.SetField(delivery.FieldAdjustmentTime, field.TypeTime, value)
+		_node.AdjustmentTime = &value
+	}
+	if value, ok := _c.mutation.AdjustmentValueMicros(); ok {
+		_spec.SetField(delivery.FieldAdjustmentValueMicros, field.TypeInt64, value)
+		_node.AdjustmentValueMicros = value
+	}
+	if value, ok := _c.mutation.AdjustmentAttempts(); ok {
+		_spec.SetField(delivery.FieldAdjustmentAttempts, field.TypeInt, value)
+		_node.AdjustmentAttempts = value
+	}
+	if value, ok := _c.mutation.AdjustmentResponse(); ok {
+		_spec.SetField(delivery.FieldAdjustmentResponse, field.TypeString, value)
+		_node.AdjustmentResponse = value
+	}
+	if value, ok := _c.mutation.AdjustedAt(); ok {
+		_spec.SetField(delivery.FieldAdjustedAt, field.TypeTime, value)
+		_node.AdjustedAt = &value
 	}
 	if value, ok := _c.mutation.Claim(); ok {
 		_spec.SetField(delivery.FieldClaim, field.TypeString, value)
@@ -681,6 +813,114 @@ func (u *DeliveryUpsert) UpdateAttemptLog() *DeliveryUpsert {
 // ClearAttemptLog clears the value of the "attempt_log" field.
 func (u *DeliveryUpsert) ClearAttemptLog() *DeliveryUpsert {
 	u.SetNull(delivery.FieldAttemptLog)
+	return u
+}
+
+// SetAdjustment sets the "adjustment" field.
+func (u *DeliveryUpsert) SetAdjustment(v delivery.Adjustment) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustment, v)
+	return u
+}
+
+// UpdateAdjustment sets the "adjustment" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustment() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustment)
+	return u
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (u *DeliveryUpsert) ClearAdjustment() *DeliveryUpsert {
+	u.SetNull(delivery.FieldAdjustment)
+	return u
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (u *DeliveryUpsert) SetAdjustmentTime(v time.Time) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustmentTime, v)
+	return u
+}
+
+// UpdateAdjustmentTime sets the "adjustment_time" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustmentTime() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustmentTime)
+	return u
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (u *DeliveryUpsert) ClearAdjustmentTime() *DeliveryUpsert {
+	u.SetNull(delivery.FieldAdjustmentTime)
+	return u
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (u *DeliveryUpsert) SetAdjustmentValueMicros(v int64) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustmentValueMicros, v)
+	return u
+}
+
+// UpdateAdjustmentValueMicros sets the "adjustment_value_micros" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustmentValueMicros() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustmentValueMicros)
+	return u
+}
+
+// AddAdjustmentValueMicros adds v to the "adjustment_value_micros" field.
+func (u *DeliveryUpsert) AddAdjustmentValueMicros(v int64) *DeliveryUpsert {
+	u.Add(delivery.FieldAdjustmentValueMicros, v)
+	return u
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (u *DeliveryUpsert) SetAdjustmentAttempts(v int) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustmentAttempts, v)
+	return u
+}
+
+// UpdateAdjustmentAttempts sets the "adjustment_attempts" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustmentAttempts() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustmentAttempts)
+	return u
+}
+
+// AddAdjustmentAttempts adds v to the "adjustment_attempts" field.
+func (u *DeliveryUpsert) AddAdjustmentAttempts(v int) *DeliveryUpsert {
+	u.Add(delivery.FieldAdjustmentAttempts, v)
+	return u
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (u *DeliveryUpsert) SetAdjustmentResponse(v string) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustmentResponse, v)
+	return u
+}
+
+// UpdateAdjustmentResponse sets the "adjustment_response" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustmentResponse() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustmentResponse)
+	return u
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (u *DeliveryUpsert) ClearAdjustmentResponse() *DeliveryUpsert {
+	u.SetNull(delivery.FieldAdjustmentResponse)
+	return u
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (u *DeliveryUpsert) SetAdjustedAt(v time.Time) *DeliveryUpsert {
+	u.Set(delivery.FieldAdjustedAt, v)
+	return u
+}
+
+// UpdateAdjustedAt sets the "adjusted_at" field to the value that was provided on create.
+func (u *DeliveryUpsert) UpdateAdjustedAt() *DeliveryUpsert {
+	u.SetExcluded(delivery.FieldAdjustedAt)
+	return u
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (u *DeliveryUpsert) ClearAdjustedAt() *DeliveryUpsert {
+	u.SetNull(delivery.FieldAdjustedAt)
 	return u
 }
 
@@ -934,6 +1174,132 @@ func (u *DeliveryUpsertOne) UpdateAttemptLog() *DeliveryUpsertOne {
 func (u *DeliveryUpsertOne) ClearAttemptLog() *DeliveryUpsertOne {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearAttemptLog()
+	})
+}
+
+// SetAdjustment sets the "adjustment" field.
+func (u *DeliveryUpsertOne) SetAdjustment(v delivery.Adjustment) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustment(v)
+	})
+}
+
+// UpdateAdjustment sets the "adjustment" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustment() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustment()
+	})
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (u *DeliveryUpsertOne) ClearAdjustment() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustment()
+	})
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (u *DeliveryUpsertOne) SetAdjustmentTime(v time.Time) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentTime(v)
+	})
+}
+
+// UpdateAdjustmentTime sets the "adjustment_time" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustmentTime() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentTime()
+	})
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (u *DeliveryUpsertOne) ClearAdjustmentTime() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustmentTime()
+	})
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (u *DeliveryUpsertOne) SetAdjustmentValueMicros(v int64) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentValueMicros(v)
+	})
+}
+
+// AddAdjustmentValueMicros adds v to the "adjustment_value_micros" field.
+func (u *DeliveryUpsertOne) AddAdjustmentValueMicros(v int64) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.AddAdjustmentValueMicros(v)
+	})
+}
+
+// UpdateAdjustmentValueMicros sets the "adjustment_value_micros" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustmentValueMicros() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentValueMicros()
+	})
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (u *DeliveryUpsertOne) SetAdjustmentAttempts(v int) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentAttempts(v)
+	})
+}
+
+// AddAdjustmentAttempts adds v to the "adjustment_attempts" field.
+func (u *DeliveryUpsertOne) AddAdjustmentAttempts(v int) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.AddAdjustmentAttempts(v)
+	})
+}
+
+// UpdateAdjustmentAttempts sets the "adjustment_attempts" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustmentAttempts() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentAttempts()
+	})
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (u *DeliveryUpsertOne) SetAdjustmentResponse(v string) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentResponse(v)
+	})
+}
+
+// UpdateAdjustmentResponse sets the "adjustment_response" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustmentResponse() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentResponse()
+	})
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (u *DeliveryUpsertOne) ClearAdjustmentResponse() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustmentResponse()
+	})
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (u *DeliveryUpsertOne) SetAdjustedAt(v time.Time) *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustedAt(v)
+	})
+}
+
+// UpdateAdjustedAt sets the "adjusted_at" field to the value that was provided on create.
+func (u *DeliveryUpsertOne) UpdateAdjustedAt() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustedAt()
+	})
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (u *DeliveryUpsertOne) ClearAdjustedAt() *DeliveryUpsertOne {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustedAt()
 	})
 }
 
@@ -1360,6 +1726,132 @@ func (u *DeliveryUpsertBulk) UpdateAttemptLog() *DeliveryUpsertBulk {
 func (u *DeliveryUpsertBulk) ClearAttemptLog() *DeliveryUpsertBulk {
 	return u.Update(func(s *DeliveryUpsert) {
 		s.ClearAttemptLog()
+	})
+}
+
+// SetAdjustment sets the "adjustment" field.
+func (u *DeliveryUpsertBulk) SetAdjustment(v delivery.Adjustment) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustment(v)
+	})
+}
+
+// UpdateAdjustment sets the "adjustment" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustment() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustment()
+	})
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (u *DeliveryUpsertBulk) ClearAdjustment() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustment()
+	})
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (u *DeliveryUpsertBulk) SetAdjustmentTime(v time.Time) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentTime(v)
+	})
+}
+
+// UpdateAdjustmentTime sets the "adjustment_time" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustmentTime() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentTime()
+	})
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (u *DeliveryUpsertBulk) ClearAdjustmentTime() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustmentTime()
+	})
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (u *DeliveryUpsertBulk) SetAdjustmentValueMicros(v int64) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentValueMicros(v)
+	})
+}
+
+// AddAdjustmentValueMicros adds v to the "adjustment_value_micros" field.
+func (u *DeliveryUpsertBulk) AddAdjustmentValueMicros(v int64) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.AddAdjustmentValueMicros(v)
+	})
+}
+
+// UpdateAdjustmentValueMicros sets the "adjustment_value_micros" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustmentValueMicros() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentValueMicros()
+	})
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (u *DeliveryUpsertBulk) SetAdjustmentAttempts(v int) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentAttempts(v)
+	})
+}
+
+// AddAdjustmentAttempts adds v to the "adjustment_attempts" field.
+func (u *DeliveryUpsertBulk) AddAdjustmentAttempts(v int) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.AddAdjustmentAttempts(v)
+	})
+}
+
+// UpdateAdjustmentAttempts sets the "adjustment_attempts" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustmentAttempts() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentAttempts()
+	})
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (u *DeliveryUpsertBulk) SetAdjustmentResponse(v string) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustmentResponse(v)
+	})
+}
+
+// UpdateAdjustmentResponse sets the "adjustment_response" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustmentResponse() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustmentResponse()
+	})
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (u *DeliveryUpsertBulk) ClearAdjustmentResponse() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustmentResponse()
+	})
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (u *DeliveryUpsertBulk) SetAdjustedAt(v time.Time) *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.SetAdjustedAt(v)
+	})
+}
+
+// UpdateAdjustedAt sets the "adjusted_at" field to the value that was provided on create.
+func (u *DeliveryUpsertBulk) UpdateAdjustedAt() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.UpdateAdjustedAt()
+	})
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (u *DeliveryUpsertBulk) ClearAdjustedAt() *DeliveryUpsertBulk {
+	return u.Update(func(s *DeliveryUpsert) {
+		s.ClearAdjustedAt()
 	})
 }
 

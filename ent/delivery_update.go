@@ -170,6 +170,128 @@ func (_u *DeliveryUpdate) ClearAttemptLog() *DeliveryUpdate {
 	return _u
 }
 
+// SetAdjustment sets the "adjustment" field.
+func (_u *DeliveryUpdate) SetAdjustment(v delivery.Adjustment) *DeliveryUpdate {
+	_u.mutation.SetAdjustment(v)
+	return _u
+}
+
+// SetNillableAdjustment sets the "adjustment" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustment(v *delivery.Adjustment) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustment(*v)
+	}
+	return _u
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (_u *DeliveryUpdate) ClearAdjustment() *DeliveryUpdate {
+	_u.mutation.ClearAdjustment()
+	return _u
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (_u *DeliveryUpdate) SetAdjustmentTime(v time.Time) *DeliveryUpdate {
+	_u.mutation.SetAdjustmentTime(v)
+	return _u
+}
+
+// SetNillableAdjustmentTime sets the "adjustment_time" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustmentTime(v *time.Time) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustmentTime(*v)
+	}
+	return _u
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (_u *DeliveryUpdate) ClearAdjustmentTime() *DeliveryUpdate {
+	_u.mutation.ClearAdjustmentTime()
+	return _u
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (_u *DeliveryUpdate) SetAdjustmentValueMicros(v int64) *DeliveryUpdate {
+	_u.mutation.ResetAdjustmentValueMicros()
+	_u.mutation.SetAdjustmentValueMicros(v)
+	return _u
+}
+
+// SetNillableAdjustmentValueMicros sets the "adjustment_value_micros" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustmentValueMicros(v *int64) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustmentValueMicros(*v)
+	}
+	return _u
+}
+
+// AddAdjustmentValueMicros adds value to the "adjustment_value_micros" field.
+func (_u *DeliveryUpdate) AddAdjustmentValueMicros(v int64) *DeliveryUpdate {
+	_u.mutation.AddAdjustmentValueMicros(v)
+	return _u
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (_u *DeliveryUpdate) SetAdjustmentAttempts(v int) *DeliveryUpdate {
+	_u.mutation.ResetAdjustmentAttempts()
+	_u.mutation.SetAdjustmentAttempts(v)
+	return _u
+}
+
+// SetNillableAdjustmentAttempts sets the "adjustment_attempts" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustmentAttempts(v *int) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustmentAttempts(*v)
+	}
+	return _u
+}
+
+// AddAdjustmentAttempts adds value to the "adjustment_attempts" field.
+func (_u *DeliveryUpdate) AddAdjustmentAttempts(v int) *DeliveryUpdate {
+	_u.mutation.AddAdjustmentAttempts(v)
+	return _u
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (_u *DeliveryUpdate) SetAdjustmentResponse(v string) *DeliveryUpdate {
+	_u.mutation.SetAdjustmentResponse(v)
+	return _u
+}
+
+// SetNillableAdjustmentResponse sets the "adjustment_response" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustmentResponse(v *string) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustmentResponse(*v)
+	}
+	return _u
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (_u *DeliveryUpdate) ClearAdjustmentResponse() *DeliveryUpdate {
+	_u.mutation.ClearAdjustmentResponse()
+	return _u
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (_u *DeliveryUpdate) SetAdjustedAt(v time.Time) *DeliveryUpdate {
+	_u.mutation.SetAdjustedAt(v)
+	return _u
+}
+
+// SetNillableAdjustedAt sets the "adjusted_at" field if the given value is not nil.
+func (_u *DeliveryUpdate) SetNillableAdjustedAt(v *time.Time) *DeliveryUpdate {
+	if v != nil {
+		_u.SetAdjustedAt(*v)
+	}
+	return _u
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (_u *DeliveryUpdate) ClearAdjustedAt() *DeliveryUpdate {
+	_u.mutation.ClearAdjustedAt()
+	return _u
+}
+
 // SetClaim sets the "claim" field.
 func (_u *DeliveryUpdate) SetClaim(v string) *DeliveryUpdate {
 	_u.mutation.SetClaim(v)
@@ -274,6 +396,16 @@ func (_u *DeliveryUpdate) check() error {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Adjustment(); ok {
+		if err := delivery.AdjustmentValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AdjustmentResponse(); ok {
+		if err := delivery.AdjustmentResponseValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment_response", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment_response": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Claim(); ok {
 		if err := delivery.ClaimValidator(v); err != nil {
 			return &ValidationError{Name: "claim", err: fmt.Errorf(`ent: validator failed for field "Delivery.claim": %w`, err)}
@@ -355,6 +487,42 @@ func (_u *DeliveryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.AttemptLogCleared() {
 		_spec.ClearField(delivery.FieldAttemptLog, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Adjustment(); ok {
+		_spec.SetField(delivery.FieldAdjustment, field.TypeEnum, value)
+	}
+	if _u.mutation.AdjustmentCleared() {
+		_spec.ClearField(delivery.FieldAdjustment, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.AdjustmentTime(); ok {
+		_spec.SetField(delivery.FieldAdjustmentTime, field.TypeTime, value)
+	}
+	if _u.mutation.AdjustmentTimeCleared() {
+		_spec.ClearField(delivery.FieldAdjustmentTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AdjustmentValueMicros(); ok {
+		_spec.SetField(delivery.FieldAdjustmentValueMicros, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAdjustmentValueMicros(); ok {
+		_spec.AddField(delivery.FieldAdjustmentValueMicros, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AdjustmentAttempts(); ok {
+		_spec.SetField(delivery.FieldAdjustmentAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAdjustmentAttempts(); ok {
+		_spec.AddField(delivery.FieldAdjustmentAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AdjustmentResponse(); ok {
+		_spec.SetField(delivery.FieldAdjustmentResponse, field.TypeString, value)
+	}
+	if _u.mutation.AdjustmentResponseCleared() {
+		_spec.ClearField(delivery.FieldAdjustmentResponse, field.TypeString)
+	}
+	if value, ok := _u.mutation.AdjustedAt(); ok {
+		_spec.SetField(delivery.FieldAdjustedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AdjustedAtCleared() {
+		_spec.ClearField(delivery.FieldAdjustedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Claim(); ok {
 		_spec.SetField(delivery.FieldClaim, field.TypeString, value)
@@ -529,6 +697,128 @@ func (_u *DeliveryUpdateOne) ClearAttemptLog() *DeliveryUpdateOne {
 	return _u
 }
 
+// SetAdjustment sets the "adjustment" field.
+func (_u *DeliveryUpdateOne) SetAdjustment(v delivery.Adjustment) *DeliveryUpdateOne {
+	_u.mutation.SetAdjustment(v)
+	return _u
+}
+
+// SetNillableAdjustment sets the "adjustment" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustment(v *delivery.Adjustment) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustment(*v)
+	}
+	return _u
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (_u *DeliveryUpdateOne) ClearAdjustment() *DeliveryUpdateOne {
+	_u.mutation.ClearAdjustment()
+	return _u
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (_u *DeliveryUpdateOne) SetAdjustmentTime(v time.Time) *DeliveryUpdateOne {
+	_u.mutation.SetAdjustmentTime(v)
+	return _u
+}
+
+// SetNillableAdjustmentTime sets the "adjustment_time" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustmentTime(v *time.Time) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustmentTime(*v)
+	}
+	return _u
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (_u *DeliveryUpdateOne) ClearAdjustmentTime() *DeliveryUpdateOne {
+	_u.mutation.ClearAdjustmentTime()
+	return _u
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (_u *DeliveryUpdateOne) SetAdjustmentValueMicros(v int64) *DeliveryUpdateOne {
+	_u.mutation.ResetAdjustmentValueMicros()
+	_u.mutation.SetAdjustmentValueMicros(v)
+	return _u
+}
+
+// SetNillableAdjustmentValueMicros sets the "adjustment_value_micros" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustmentValueMicros(v *int64) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustmentValueMicros(*v)
+	}
+	return _u
+}
+
+// AddAdjustmentValueMicros adds value to the "adjustment_value_micros" field.
+func (_u *DeliveryUpdateOne) AddAdjustmentValueMicros(v int64) *DeliveryUpdateOne {
+	_u.mutation.AddAdjustmentValueMicros(v)
+	return _u
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (_u *DeliveryUpdateOne) SetAdjustmentAttempts(v int) *DeliveryUpdateOne {
+	_u.mutation.ResetAdjustmentAttempts()
+	_u.mutation.SetAdjustmentAttempts(v)
+	return _u
+}
+
+// SetNillableAdjustmentAttempts sets the "adjustment_attempts" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustmentAttempts(v *int) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustmentAttempts(*v)
+	}
+	return _u
+}
+
+// AddAdjustmentAttempts adds value to the "adjustment_attempts" field.
+func (_u *DeliveryUpdateOne) AddAdjustmentAttempts(v int) *DeliveryUpdateOne {
+	_u.mutation.AddAdjustmentAttempts(v)
+	return _u
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (_u *DeliveryUpdateOne) SetAdjustmentResponse(v string) *DeliveryUpdateOne {
+	_u.mutation.SetAdjustmentResponse(v)
+	return _u
+}
+
+// SetNillableAdjustmentResponse sets the "adjustment_response" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustmentResponse(v *string) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustmentResponse(*v)
+	}
+	return _u
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (_u *DeliveryUpdateOne) ClearAdjustmentResponse() *DeliveryUpdateOne {
+	_u.mutation.ClearAdjustmentResponse()
+	return _u
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (_u *DeliveryUpdateOne) SetAdjustedAt(v time.Time) *DeliveryUpdateOne {
+	_u.mutation.SetAdjustedAt(v)
+	return _u
+}
+
+// SetNillableAdjustedAt sets the "adjusted_at" field if the given value is not nil.
+func (_u *DeliveryUpdateOne) SetNillableAdjustedAt(v *time.Time) *DeliveryUpdateOne {
+	if v != nil {
+		_u.SetAdjustedAt(*v)
+	}
+	return _u
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (_u *DeliveryUpdateOne) ClearAdjustedAt() *DeliveryUpdateOne {
+	_u.mutation.ClearAdjustedAt()
+	return _u
+}
+
 // SetClaim sets the "claim" field.
 func (_u *DeliveryUpdateOne) SetClaim(v string) *DeliveryUpdateOne {
 	_u.mutation.SetClaim(v)
@@ -646,6 +936,16 @@ func (_u *DeliveryUpdateOne) check() error {
 			return &ValidationError{Name: "event_name", err: fmt.Errorf(`ent: validator failed for field "Delivery.event_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Adjustment(); ok {
+		if err := delivery.AdjustmentValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.AdjustmentResponse(); ok {
+		if err := delivery.AdjustmentResponseValidator(v); err != nil {
+			return &ValidationError{Name: "adjustment_response", err: fmt.Errorf(`ent: validator failed for field "Delivery.adjustment_response": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Claim(); ok {
 		if err := delivery.ClaimValidator(v); err != nil {
 			return &ValidationError{Name: "claim", err: fmt.Errorf(`ent: validator failed for field "Delivery.claim": %w`, err)}
@@ -744,6 +1044,42 @@ func (_u *DeliveryUpdateOne) sqlSave(ctx context.Context) (_node *Delivery, err 
 	}
 	if _u.mutation.AttemptLogCleared() {
 		_spec.ClearField(delivery.FieldAttemptLog, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Adjustment(); ok {
+		_spec.SetField(delivery.FieldAdjustment, field.TypeEnum, value)
+	}
+	if _u.mutation.AdjustmentCleared() {
+		_spec.ClearField(delivery.FieldAdjustment, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.AdjustmentTime(); ok {
+		_spec.SetField(delivery.FieldAdjustmentTime, field.TypeTime, value)
+	}
+	if _u.mutation.AdjustmentTimeCleared() {
+		_spec.ClearField(delivery.FieldAdjustmentTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AdjustmentValueMicros(); ok {
+		_spec.SetField(delivery.FieldAdjustmentValueMicros, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAdjustmentValueMicros(); ok {
+		_spec.AddField(delivery.FieldAdjustmentValueMicros, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AdjustmentAttempts(); ok {
+		_spec.SetField(delivery.FieldAdjustmentAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAdjustmentAttempts(); ok {
+		_spec.AddField(delivery.FieldAdjustmentAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AdjustmentResponse(); ok {
+		_spec.SetField(delivery.FieldAdjustmentResponse, field.TypeString, value)
+	}
+	if _u.mutation.AdjustmentResponseCleared() {
+		_spec.ClearField(delivery.FieldAdjustmentResponse, field.TypeString)
+	}
+	if value, ok := _u.mutation.AdjustedAt(); ok {
+		_spec.SetField(delivery.FieldAdjustedAt, field.TypeTime, value)
+	}
+	if _u.mutation.AdjustedAtCleared() {
+		_spec.ClearField(delivery.FieldAdjustedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Claim(); ok {
 		_spec.SetField(delivery.FieldClaim, field.TypeString, value)

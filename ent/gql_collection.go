@@ -962,6 +962,31 @@ func (_q *DeliveryQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, delivery.FieldSentAt)
 				fieldSeen[delivery.FieldSentAt] = struct{}{}
 			}
+		case "adjustment":
+			if _, ok := fieldSeen[delivery.FieldAdjustment]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAdjustment)
+				fieldSeen[delivery.FieldAdjustment] = struct{}{}
+			}
+		case "adjustmentTime":
+			if _, ok := fieldSeen[delivery.FieldAdjustmentTime]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAdjustmentTime)
+				fieldSeen[delivery.FieldAdjustmentTime] = struct{}{}
+			}
+		case "adjustmentAttempts":
+			if _, ok := fieldSeen[delivery.FieldAdjustmentAttempts]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAdjustmentAttempts)
+				fieldSeen[delivery.FieldAdjustmentAttempts] = struct{}{}
+			}
+		case "adjustmentResponse":
+			if _, ok := fieldSeen[delivery.FieldAdjustmentResponse]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAdjustmentResponse)
+				fieldSeen[delivery.FieldAdjustmentResponse] = struct{}{}
+			}
+		case "adjustedAt":
+			if _, ok := fieldSeen[delivery.FieldAdjustedAt]; !ok {
+				selectedFields = append(selectedFields, delivery.FieldAdjustedAt)
+				fieldSeen[delivery.FieldAdjustedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -4460,6 +4460,65 @@ type DeliveryWhereInput struct {
 	SentAtIsNil  bool        `json:"sentAtIsNil,omitempty"`
 	SentAtNotNil bool        `json:"sentAtNotNil,omitempty"`
 
+	// "adjustment" field predicates.
+	Adjustment       *delivery.Adjustment  `json:"adjustment,omitempty"`
+	AdjustmentNEQ    *delivery.Adjustment  `json:"adjustmentNEQ,omitempty"`
+	AdjustmentIn     []delivery.Adjustment `json:"adjustmentIn,omitempty"`
+	AdjustmentNotIn  []delivery.Adjustment `json:"adjustmentNotIn,omitempty"`
+	AdjustmentIsNil  bool                  `json:"adjustmentIsNil,omitempty"`
+	AdjustmentNotNil bool                  `json:"adjustmentNotNil,omitempty"`
+
+	// "adjustment_time" field predicates.
+	AdjustmentTime       *time.Time  `json:"adjustmentTime,omitempty"`
+	AdjustmentTimeNEQ    *time.Time  `json:"adjustmentTimeNEQ,omitempty"`
+	AdjustmentTimeIn     []time.Time `json:"adjustmentTimeIn,omitempty"`
+	AdjustmentTimeNotIn  []time.Time `json:"adjustmentTimeNotIn,omitempty"`
+	AdjustmentTimeGT     *time.Time  `json:"adjustmentTimeGT,omitempty"`
+	AdjustmentTimeGTE    *time.Time  `json:"adjustmentTimeGTE,omitempty"`
+	AdjustmentTimeLT     *time.Time  `json:"adjustmentTimeLT,omitempty"`
+	AdjustmentTimeLTE    *time.Time  `json:"adjustmentTimeLTE,omitempty"`
+	AdjustmentTimeIsNil  bool        `json:"adjustmentTimeIsNil,omitempty"`
+	AdjustmentTimeNotNil bool        `json:"adjustmentTimeNotNil,omitempty"`
+
+	// "adjustment_attempts" field predicates.
+	AdjustmentAttempts      *int  `json:"adjustmentAttempts,omitempty"`
+	AdjustmentAttemptsNEQ   *int  `json:"adjustmentAttemptsNEQ,omitempty"`
+	AdjustmentAttemptsIn    []int `json:"adjustmentAttemptsIn,omitempty"`
+	AdjustmentAttemptsNotIn []int `json:"adjustmentAttemptsNotIn,omitempty"`
+	AdjustmentAttemptsGT    *int  `json:"adjustmentAttemptsGT,omitempty"`
+	AdjustmentAttemptsGTE   *int  `json:"adjustmentAttemptsGTE,omitempty"`
+	AdjustmentAttemptsLT    *int  `json:"adjustmentAttemptsLT,omitempty"`
+	AdjustmentAttemptsLTE   *int  `json:"adjustmentAttemptsLTE,omitempty"`
+
+	// "adjustment_response" field predicates.
+	AdjustmentResponse             *string  `json:"adjustmentResponse,omitempty"`
+	AdjustmentResponseNEQ          *string  `json:"adjustmentResponseNEQ,omitempty"`
+	AdjustmentResponseIn           []string `json:"adjustmentResponseIn,omitempty"`
+	AdjustmentResponseNotIn        []string `json:"adjustmentResponseNotIn,omitempty"`
+	AdjustmentResponseGT           *string  `json:"adjustmentResponseGT,omitempty"`
+	AdjustmentResponseGTE          *string  `json:"adjustmentResponseGTE,omitempty"`
+	AdjustmentResponseLT           *string  `json:"adjustmentResponseLT,omitempty"`
+	AdjustmentResponseLTE          *string  `json:"adjustmentResponseLTE,omitempty"`
+	AdjustmentResponseContains     *string  `json:"adjustmentResponseContains,omitempty"`
+	AdjustmentResponseHasPrefix    *string  `json:"adjustmentResponseHasPrefix,omitempty"`
+	AdjustmentResponseHasSuffix    *string  `json:"adjustmentResponseHasSuffix,omitempty"`
+	AdjustmentResponseIsNil        bool     `json:"adjustmentResponseIsNil,omitempty"`
+	AdjustmentResponseNotNil       bool     `json:"adjustmentResponseNotNil,omitempty"`
+	AdjustmentResponseEqualFold    *string  `json:"adjustmentResponseEqualFold,omitempty"`
+	AdjustmentResponseContainsFold *string  `json:"adjustmentResponseContainsFold,omitempty"`
+
+	// "adjusted_at" field predicates.
+	AdjustedAt       *time.Time  `json:"adjustedAt,omitempty"`
+	AdjustedAtNEQ    *time.Time  `json:"adjustedAtNEQ,omitempty"`
+	AdjustedAtIn     []time.Time `json:"adjustedAtIn,omitempty"`
+	AdjustedAtNotIn  []time.Time `json:"adjustedAtNotIn,omitempty"`
+	AdjustedAtGT     *time.Time  `json:"adjustedAtGT,omitempty"`
+	AdjustedAtGTE    *time.Time  `json:"adjustedAtGTE,omitempty"`
+	AdjustedAtLT     *time.Time  `json:"adjustedAtLT,omitempty"`
+	AdjustedAtLTE    *time.Time  `json:"adjustedAtLTE,omitempty"`
+	AdjustedAtIsNil  bool        `json:"adjustedAtIsNil,omitempty"`
+	AdjustedAtNotNil bool        `json:"adjustedAtNotNil,omitempty"`
+
 	// "conversion" edge predicates.
 	HasConversion     *bool                   `json:"hasConversion,omitempty"`
 	HasConversionWith []*ConversionWhereInput `json:"hasConversionWith,omitempty"`
@@ -4896,6 +4955,153 @@ func (i *DeliveryWhereInput) P() (predicate.Delivery, error) {
 	}
 	if i.SentAtNotNil {
 		predicates = append(predicates, delivery.SentAtNotNil())
+	}
+	if i.Adjustment != nil {
+		predicates = append(predicates, delivery.AdjustmentEQ(*i.Adjustment))
+	}
+	if i.AdjustmentNEQ != nil {
+		predicates = append(predicates, delivery.AdjustmentNEQ(*i.AdjustmentNEQ))
+	}
+	if len(i.AdjustmentIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentIn(i.AdjustmentIn...))
+	}
+	if len(i.AdjustmentNotIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentNotIn(i.AdjustmentNotIn...))
+	}
+	if i.AdjustmentIsNil {
+		predicates = append(predicates, delivery.AdjustmentIsNil())
+	}
+	if i.AdjustmentNotNil {
+		predicates = append(predicates, delivery.AdjustmentNotNil())
+	}
+	if i.AdjustmentTime != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeEQ(*i.AdjustmentTime))
+	}
+	if i.AdjustmentTimeNEQ != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeNEQ(*i.AdjustmentTimeNEQ))
+	}
+	if len(i.AdjustmentTimeIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentTimeIn(i.AdjustmentTimeIn...))
+	}
+	if len(i.AdjustmentTimeNotIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentTimeNotIn(i.AdjustmentTimeNotIn...))
+	}
+	if i.AdjustmentTimeGT != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeGT(*i.AdjustmentTimeGT))
+	}
+	if i.AdjustmentTimeGTE != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeGTE(*i.AdjustmentTimeGTE))
+	}
+	if i.AdjustmentTimeLT != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeLT(*i.AdjustmentTimeLT))
+	}
+	if i.AdjustmentTimeLTE != nil {
+		predicates = append(predicates, delivery.AdjustmentTimeLTE(*i.AdjustmentTimeLTE))
+	}
+	if i.AdjustmentTimeIsNil {
+		predicates = append(predicates, delivery.AdjustmentTimeIsNil())
+	}
+	if i.AdjustmentTimeNotNil {
+		predicates = append(predicates, delivery.AdjustmentTimeNotNil())
+	}
+	if i.AdjustmentAttempts != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsEQ(*i.AdjustmentAttempts))
+	}
+	if i.AdjustmentAttemptsNEQ != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsNEQ(*i.AdjustmentAttemptsNEQ))
+	}
+	if len(i.AdjustmentAttemptsIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentAttemptsIn(i.AdjustmentAttemptsIn...))
+	}
+	if len(i.AdjustmentAttemptsNotIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentAttemptsNotIn(i.AdjustmentAttemptsNotIn...))
+	}
+	if i.AdjustmentAttemptsGT != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsGT(*i.AdjustmentAttemptsGT))
+	}
+	if i.AdjustmentAttemptsGTE != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsGTE(*i.AdjustmentAttemptsGTE))
+	}
+	if i.AdjustmentAttemptsLT != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsLT(*i.AdjustmentAttemptsLT))
+	}
+	if i.AdjustmentAttemptsLTE != nil {
+		predicates = append(predicates, delivery.AdjustmentAttemptsLTE(*i.AdjustmentAttemptsLTE))
+	}
+	if i.AdjustmentResponse != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseEQ(*i.AdjustmentResponse))
+	}
+	if i.AdjustmentResponseNEQ != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseNEQ(*i.AdjustmentResponseNEQ))
+	}
+	if len(i.AdjustmentResponseIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentResponseIn(i.AdjustmentResponseIn...))
+	}
+	if len(i.AdjustmentResponseNotIn) > 0 {
+		predicates = append(predicates, delivery.AdjustmentResponseNotIn(i.AdjustmentResponseNotIn...))
+	}
+	if i.AdjustmentResponseGT != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseGT(*i.AdjustmentResponseGT))
+	}
+	if i.AdjustmentResponseGTE != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseGTE(*i.AdjustmentResponseGTE))
+	}
+	if i.AdjustmentResponseLT != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseLT(*i.AdjustmentResponseLT))
+	}
+	if i.AdjustmentResponseLTE != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseLTE(*i.AdjustmentResponseLTE))
+	}
+	if i.AdjustmentResponseContains != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseContains(*i.AdjustmentResponseContains))
+	}
+	if i.AdjustmentResponseHasPrefix != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseHasPrefix(*i.AdjustmentResponseHasPrefix))
+	}
+	if i.AdjustmentResponseHasSuffix != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseHasSuffix(*i.AdjustmentResponseHasSuffix))
+	}
+	if i.AdjustmentResponseIsNil {
+		predicates = append(predicates, delivery.AdjustmentResponseIsNil())
+	}
+	if i.AdjustmentResponseNotNil {
+		predicates = append(predicates, delivery.AdjustmentResponseNotNil())
+	}
+	if i.AdjustmentResponseEqualFold != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseEqualFold(*i.AdjustmentResponseEqualFold))
+	}
+	if i.AdjustmentResponseContainsFold != nil {
+		predicates = append(predicates, delivery.AdjustmentResponseContainsFold(*i.AdjustmentResponseContainsFold))
+	}
+	if i.AdjustedAt != nil {
+		predicates = append(predicates, delivery.AdjustedAtEQ(*i.AdjustedAt))
+	}
+	if i.AdjustedAtNEQ != nil {
+		predicates = append(predicates, delivery.AdjustedAtNEQ(*i.AdjustedAtNEQ))
+	}
+	if len(i.AdjustedAtIn) > 0 {
+		predicates = append(predicates, delivery.AdjustedAtIn(i.AdjustedAtIn...))
+	}
+	if len(i.AdjustedAtNotIn) > 0 {
+		predicates = append(predicates, delivery.AdjustedAtNotIn(i.AdjustedAtNotIn...))
+	}
+	if i.AdjustedAtGT != nil {
+		predicates = append(predicates, delivery.AdjustedAtGT(*i.AdjustedAtGT))
+	}
+	if i.AdjustedAtGTE != nil {
+		predicates = append(predicates, delivery.AdjustedAtGTE(*i.AdjustedAtGTE))
+	}
+	if i.AdjustedAtLT != nil {
+		predicates = append(predicates, delivery.AdjustedAtLT(*i.AdjustedAtLT))
+	}
+	if i.AdjustedAtLTE != nil {
+		predicates = append(predicates, delivery.AdjustedAtLTE(*i.AdjustedAtLTE))
+	}
+	if i.AdjustedAtIsNil {
+		predicates = append(predicates, delivery.AdjustedAtIsNil())
+	}
+	if i.AdjustedAtNotNil {
+		predicates = append(predicates, delivery.AdjustedAtNotNil())
 	}
 
 	if i.HasConversion != nil {

@@ -10898,33 +10898,41 @@ func (m *ConversionRollupMutation) ResetEdge(name string) error {
 // DeliveryMutation represents an operation that mutates the Delivery nodes in the graph.
 type DeliveryMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *string
-	created_at         *time.Time
-	updated_at         *time.Time
-	status             *delivery.Status
-	attempts           *int
-	addattempts        *int
-	last_error         *string
-	event_id           *string
-	event_name         *string
-	last_attempt_at    *time.Time
-	sent_at            *time.Time
-	attempt_log        *[]schematype.Attempt
-	appendattempt_log  []schematype.Attempt
-	claim              *string
-	claimed_until      *time.Time
-	clearedFields      map[string]struct{}
-	account            *string
-	clearedaccount     bool
-	conversion         *string
-	clearedconversion  bool
-	destination        *string
-	cleareddestination bool
-	done               bool
-	oldValue           func(context.Context) (*Delivery, error)
-	predicates         []predicate.Delivery
+	op                         Op
+	typ                        string
+	id                         *string
+	created_at                 *time.Time
+	updated_at                 *time.Time
+	status                     *delivery.Status
+	attempts                   *int
+	addattempts                *int
+	last_error                 *string
+	event_id                   *string
+	event_name                 *string
+	last_attempt_at            *time.Time
+	sent_at                    *time.Time
+	attempt_log                *[]schematype.Attempt
+	appendattempt_log          []schematype.Attempt
+	adjustment                 *delivery.Adjustment
+	adjustment_time            *time.Time
+	adjustment_value_micros    *int64
+	addadjustment_value_micros *int64
+	adjustment_attempts        *int
+	addadjustment_attempts     *int
+	adjustment_response        *string
+	adjusted_at                *time.Time
+	claim                      *string
+	claimed_until              *time.Time
+	clearedFields              map[string]struct{}
+	account                    *string
+	clearedaccount             bool
+	conversion                 *string
+	clearedconversion          bool
+	destination                *string
+	cleareddestination         bool
+	done                       bool
+	oldValue                   func(context.Context) (*Delivery, error)
+	predicates                 []predicate.Delivery
 }
 
 var _ ent.Mutation = (*DeliveryMutation)(nil)
@@ -11600,6 +11608,314 @@ func (m *DeliveryMutation) ResetAttemptLog() {
 	delete(m.clearedFields, delivery.FieldAttemptLog)
 }
 
+// SetAdjustment sets the "adjustment" field.
+func (m *DeliveryMutation) SetAdjustment(d delivery.Adjustment) {
+	m.adjustment = &d
+}
+
+// Adjustment returns the value of the "adjustment" field in the mutation.
+func (m *DeliveryMutation) Adjustment() (r delivery.Adjustment, exists bool) {
+	v := m.adjustment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustment returns the old "adjustment" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustment(ctx context.Context) (v *delivery.Adjustment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustment: %w", err)
+	}
+	return oldValue.Adjustment, nil
+}
+
+// ClearAdjustment clears the value of the "adjustment" field.
+func (m *DeliveryMutation) ClearAdjustment() {
+	m.adjustment = nil
+	m.clearedFields[delivery.FieldAdjustment] = struct{}{}
+}
+
+// AdjustmentCleared returns if the "adjustment" field was cleared in this mutation.
+func (m *DeliveryMutation) AdjustmentCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldAdjustment]
+	return ok
+}
+
+// ResetAdjustment resets all changes to the "adjustment" field.
+func (m *DeliveryMutation) ResetAdjustment() {
+	m.adjustment = nil
+	delete(m.clearedFields, delivery.FieldAdjustment)
+}
+
+// SetAdjustmentTime sets the "adjustment_time" field.
+func (m *DeliveryMutation) SetAdjustmentTime(t time.Time) {
+	m.adjustment_time = &t
+}
+
+// AdjustmentTime returns the value of the "adjustment_time" field in the mutation.
+func (m *DeliveryMutation) AdjustmentTime() (r time.Time, exists bool) {
+	v := m.adjustment_time
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentTime returns the old "adjustment_time" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustmentTime(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentTime is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentTime requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentTime: %w", err)
+	}
+	return oldValue.AdjustmentTime, nil
+}
+
+// ClearAdjustmentTime clears the value of the "adjustment_time" field.
+func (m *DeliveryMutation) ClearAdjustmentTime() {
+	m.adjustment_time = nil
+	m.clearedFields[delivery.FieldAdjustmentTime] = struct{}{}
+}
+
+// AdjustmentTimeCleared returns if the "adjustment_time" field was cleared in this mutation.
+func (m *DeliveryMutation) AdjustmentTimeCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldAdjustmentTime]
+	return ok
+}
+
+// ResetAdjustmentTime resets all changes to the "adjustment_time" field.
+func (m *DeliveryMutation) ResetAdjustmentTime() {
+	m.adjustment_time = nil
+	delete(m.clearedFields, delivery.FieldAdjustmentTime)
+}
+
+// SetAdjustmentValueMicros sets the "adjustment_value_micros" field.
+func (m *DeliveryMutation) SetAdjustmentValueMicros(i int64) {
+	m.adjustment_value_micros = &i
+	m.addadjustment_value_micros = nil
+}
+
+// AdjustmentValueMicros returns the value of the "adjustment_value_micros" field in the mutation.
+func (m *DeliveryMutation) AdjustmentValueMicros() (r int64, exists bool) {
+	v := m.adjustment_value_micros
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentValueMicros returns the old "adjustment_value_micros" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustmentValueMicros(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentValueMicros is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentValueMicros requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentValueMicros: %w", err)
+	}
+	return oldValue.AdjustmentValueMicros, nil
+}
+
+// AddAdjustmentValueMicros adds i to the "adjustment_value_micros" field.
+func (m *DeliveryMutation) AddAdjustmentValueMicros(i int64) {
+	if m.addadjustment_value_micros != nil {
+		*m.addadjustment_value_micros += i
+	} else {
+		m.addadjustment_value_micros = &i
+	}
+}
+
+// AddedAdjustmentValueMicros returns the value that was added to the "adjustment_value_micros" field in this mutation.
+func (m *DeliveryMutation) AddedAdjustmentValueMicros() (r int64, exists bool) {
+	v := m.addadjustment_value_micros
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAdjustmentValueMicros resets all changes to the "adjustment_value_micros" field.
+func (m *DeliveryMutation) ResetAdjustmentValueMicros() {
+	m.adjustment_value_micros = nil
+	m.addadjustment_value_micros = nil
+}
+
+// SetAdjustmentAttempts sets the "adjustment_attempts" field.
+func (m *DeliveryMutation) SetAdjustmentAttempts(i int) {
+	m.adjustment_attempts = &i
+	m.addadjustment_attempts = nil
+}
+
+// AdjustmentAttempts returns the value of the "adjustment_attempts" field in the mutation.
+func (m *DeliveryMutation) AdjustmentAttempts() (r int, exists bool) {
+	v := m.adjustment_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentAttempts returns the old "adjustment_attempts" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustmentAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentAttempts: %w", err)
+	}
+	return oldValue.AdjustmentAttempts, nil
+}
+
+// AddAdjustmentAttempts adds i to the "adjustment_attempts" field.
+func (m *DeliveryMutation) AddAdjustmentAttempts(i int) {
+	if m.addadjustment_attempts != nil {
+		*m.addadjustment_attempts += i
+	} else {
+		m.addadjustment_attempts = &i
+	}
+}
+
+// AddedAdjustmentAttempts returns the value that was added to the "adjustment_attempts" field in this mutation.
+func (m *DeliveryMutation) AddedAdjustmentAttempts() (r int, exists bool) {
+	v := m.addadjustment_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAdjustmentAttempts resets all changes to the "adjustment_attempts" field.
+func (m *DeliveryMutation) ResetAdjustmentAttempts() {
+	m.adjustment_attempts = nil
+	m.addadjustment_attempts = nil
+}
+
+// SetAdjustmentResponse sets the "adjustment_response" field.
+func (m *DeliveryMutation) SetAdjustmentResponse(s string) {
+	m.adjustment_response = &s
+}
+
+// AdjustmentResponse returns the value of the "adjustment_response" field in the mutation.
+func (m *DeliveryMutation) AdjustmentResponse() (r string, exists bool) {
+	v := m.adjustment_response
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentResponse returns the old "adjustment_response" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustmentResponse(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentResponse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentResponse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentResponse: %w", err)
+	}
+	return oldValue.AdjustmentResponse, nil
+}
+
+// ClearAdjustmentResponse clears the value of the "adjustment_response" field.
+func (m *DeliveryMutation) ClearAdjustmentResponse() {
+	m.adjustment_response = nil
+	m.clearedFields[delivery.FieldAdjustmentResponse] = struct{}{}
+}
+
+// AdjustmentResponseCleared returns if the "adjustment_response" field was cleared in this mutation.
+func (m *DeliveryMutation) AdjustmentResponseCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldAdjustmentResponse]
+	return ok
+}
+
+// ResetAdjustmentResponse resets all changes to the "adjustment_response" field.
+func (m *DeliveryMutation) ResetAdjustmentResponse() {
+	m.adjustment_response = nil
+	delete(m.clearedFields, delivery.FieldAdjustmentResponse)
+}
+
+// SetAdjustedAt sets the "adjusted_at" field.
+func (m *DeliveryMutation) SetAdjustedAt(t time.Time) {
+	m.adjusted_at = &t
+}
+
+// AdjustedAt returns the value of the "adjusted_at" field in the mutation.
+func (m *DeliveryMutation) AdjustedAt() (r time.Time, exists bool) {
+	v := m.adjusted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustedAt returns the old "adjusted_at" field's value of the Delivery entity.
+// If the Delivery object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeliveryMutation) OldAdjustedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustedAt: %w", err)
+	}
+	return oldValue.AdjustedAt, nil
+}
+
+// ClearAdjustedAt clears the value of the "adjusted_at" field.
+func (m *DeliveryMutation) ClearAdjustedAt() {
+	m.adjusted_at = nil
+	m.clearedFields[delivery.FieldAdjustedAt] = struct{}{}
+}
+
+// AdjustedAtCleared returns if the "adjusted_at" field was cleared in this mutation.
+func (m *DeliveryMutation) AdjustedAtCleared() bool {
+	_, ok := m.clearedFields[delivery.FieldAdjustedAt]
+	return ok
+}
+
+// ResetAdjustedAt resets all changes to the "adjusted_at" field.
+func (m *DeliveryMutation) ResetAdjustedAt() {
+	m.adjusted_at = nil
+	delete(m.clearedFields, delivery.FieldAdjustedAt)
+}
+
 // SetClaim sets the "claim" field.
 func (m *DeliveryMutation) SetClaim(s string) {
 	m.claim = &s
@@ -11813,7 +12129,7 @@ func (m *DeliveryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeliveryMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, delivery.FieldCreatedAt)
 	}
@@ -11852,6 +12168,24 @@ func (m *DeliveryMutation) Fields() []string {
 	}
 	if m.attempt_log != nil {
 		fields = append(fields, delivery.FieldAttemptLog)
+	}
+	if m.adjustment != nil {
+		fields = append(fields, delivery.FieldAdjustment)
+	}
+	if m.adjustment_time != nil {
+		fields = append(fields, delivery.FieldAdjustmentTime)
+	}
+	if m.adjustment_value_micros != nil {
+		fields = append(fields, delivery.FieldAdjustmentValueMicros)
+	}
+	if m.adjustment_attempts != nil {
+		fields = append(fields, delivery.FieldAdjustmentAttempts)
+	}
+	if m.adjustment_response != nil {
+		fields = append(fields, delivery.FieldAdjustmentResponse)
+	}
+	if m.adjusted_at != nil {
+		fields = append(fields, delivery.FieldAdjustedAt)
 	}
 	if m.claim != nil {
 		fields = append(fields, delivery.FieldClaim)
@@ -11893,6 +12227,18 @@ func (m *DeliveryMutation) Field(name string) (ent.Value, bool) {
 		return m.SentAt()
 	case delivery.FieldAttemptLog:
 		return m.AttemptLog()
+	case delivery.FieldAdjustment:
+		return m.Adjustment()
+	case delivery.FieldAdjustmentTime:
+		return m.AdjustmentTime()
+	case delivery.FieldAdjustmentValueMicros:
+		return m.AdjustmentValueMicros()
+	case delivery.FieldAdjustmentAttempts:
+		return m.AdjustmentAttempts()
+	case delivery.FieldAdjustmentResponse:
+		return m.AdjustmentResponse()
+	case delivery.FieldAdjustedAt:
+		return m.AdjustedAt()
 	case delivery.FieldClaim:
 		return m.Claim()
 	case delivery.FieldClaimedUntil:
@@ -11932,6 +12278,18 @@ func (m *DeliveryMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldSentAt(ctx)
 	case delivery.FieldAttemptLog:
 		return m.OldAttemptLog(ctx)
+	case delivery.FieldAdjustment:
+		return m.OldAdjustment(ctx)
+	case delivery.FieldAdjustmentTime:
+		return m.OldAdjustmentTime(ctx)
+	case delivery.FieldAdjustmentValueMicros:
+		return m.OldAdjustmentValueMicros(ctx)
+	case delivery.FieldAdjustmentAttempts:
+		return m.OldAdjustmentAttempts(ctx)
+	case delivery.FieldAdjustmentResponse:
+		return m.OldAdjustmentResponse(ctx)
+	case delivery.FieldAdjustedAt:
+		return m.OldAdjustedAt(ctx)
 	case delivery.FieldClaim:
 		return m.OldClaim(ctx)
 	case delivery.FieldClaimedUntil:
@@ -12036,6 +12394,48 @@ func (m *DeliveryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAttemptLog(v)
 		return nil
+	case delivery.FieldAdjustment:
+		v, ok := value.(delivery.Adjustment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustment(v)
+		return nil
+	case delivery.FieldAdjustmentTime:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentTime(v)
+		return nil
+	case delivery.FieldAdjustmentValueMicros:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentValueMicros(v)
+		return nil
+	case delivery.FieldAdjustmentAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentAttempts(v)
+		return nil
+	case delivery.FieldAdjustmentResponse:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentResponse(v)
+		return nil
+	case delivery.FieldAdjustedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustedAt(v)
+		return nil
 	case delivery.FieldClaim:
 		v, ok := value.(string)
 		if !ok {
@@ -12061,6 +12461,12 @@ func (m *DeliveryMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, delivery.FieldAttempts)
 	}
+	if m.addadjustment_value_micros != nil {
+		fields = append(fields, delivery.FieldAdjustmentValueMicros)
+	}
+	if m.addadjustment_attempts != nil {
+		fields = append(fields, delivery.FieldAdjustmentAttempts)
+	}
 	return fields
 }
 
@@ -12071,6 +12477,10 @@ func (m *DeliveryMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case delivery.FieldAttempts:
 		return m.AddedAttempts()
+	case delivery.FieldAdjustmentValueMicros:
+		return m.AddedAdjustmentValueMicros()
+	case delivery.FieldAdjustmentAttempts:
+		return m.AddedAdjustmentAttempts()
 	}
 	return nil, false
 }
@@ -12086,6 +12496,20 @@ func (m *DeliveryMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttempts(v)
+		return nil
+	case delivery.FieldAdjustmentValueMicros:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAdjustmentValueMicros(v)
+		return nil
+	case delivery.FieldAdjustmentAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAdjustmentAttempts(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Delivery numeric field %s", name)
@@ -12109,6 +12533,18 @@ func (m *DeliveryMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(delivery.FieldAttemptLog) {
 		fields = append(fields, delivery.FieldAttemptLog)
+	}
+	if m.FieldCleared(delivery.FieldAdjustment) {
+		fields = append(fields, delivery.FieldAdjustment)
+	}
+	if m.FieldCleared(delivery.FieldAdjustmentTime) {
+		fields = append(fields, delivery.FieldAdjustmentTime)
+	}
+	if m.FieldCleared(delivery.FieldAdjustmentResponse) {
+		fields = append(fields, delivery.FieldAdjustmentResponse)
+	}
+	if m.FieldCleared(delivery.FieldAdjustedAt) {
+		fields = append(fields, delivery.FieldAdjustedAt)
 	}
 	if m.FieldCleared(delivery.FieldClaim) {
 		fields = append(fields, delivery.FieldClaim)
@@ -12144,6 +12580,18 @@ func (m *DeliveryMutation) ClearField(name string) error {
 		return nil
 	case delivery.FieldAttemptLog:
 		m.ClearAttemptLog()
+		return nil
+	case delivery.FieldAdjustment:
+		m.ClearAdjustment()
+		return nil
+	case delivery.FieldAdjustmentTime:
+		m.ClearAdjustmentTime()
+		return nil
+	case delivery.FieldAdjustmentResponse:
+		m.ClearAdjustmentResponse()
+		return nil
+	case delivery.FieldAdjustedAt:
+		m.ClearAdjustedAt()
 		return nil
 	case delivery.FieldClaim:
 		m.ClearClaim()
@@ -12197,6 +12645,24 @@ func (m *DeliveryMutation) ResetField(name string) error {
 		return nil
 	case delivery.FieldAttemptLog:
 		m.ResetAttemptLog()
+		return nil
+	case delivery.FieldAdjustment:
+		m.ResetAdjustment()
+		return nil
+	case delivery.FieldAdjustmentTime:
+		m.ResetAdjustmentTime()
+		return nil
+	case delivery.FieldAdjustmentValueMicros:
+		m.ResetAdjustmentValueMicros()
+		return nil
+	case delivery.FieldAdjustmentAttempts:
+		m.ResetAdjustmentAttempts()
+		return nil
+	case delivery.FieldAdjustmentResponse:
+		m.ResetAdjustmentResponse()
+		return nil
+	case delivery.FieldAdjustedAt:
+		m.ResetAdjustedAt()
 		return nil
 	case delivery.FieldClaim:
 		m.ResetClaim()

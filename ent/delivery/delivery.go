@@ -44,6 +44,18 @@ const (
 	FieldSentAt = "sent_at"
 	// FieldAttemptLog holds the string denoting the attempt_log field in the database.
 	FieldAttemptLog = "attempt_log"
+	// FieldAdjustment holds the string denoting the adjustment field in the database.
+	FieldAdjustment = "adjustment"
+	// FieldAdjustmentTime holds the string denoting the adjustment_time field in the database.
+	FieldAdjustmentTime = "adjustment_time"
+	// FieldAdjustmentValueMicros holds the string denoting the adjustment_value_micros field in the database.
+	FieldAdjustmentValueMicros = "adjustment_value_micros"
+	// FieldAdjustmentAttempts holds the string denoting the adjustment_attempts field in the database.
+	FieldAdjustmentAttempts = "adjustment_attempts"
+	// FieldAdjustmentResponse holds the string denoting the adjustment_response field in the database.
+	FieldAdjustmentResponse = "adjustment_response"
+	// FieldAdjustedAt holds the string denoting the adjusted_at field in the database.
+	FieldAdjustedAt = "adjusted_at"
 	// FieldClaim holds the string denoting the claim field in the database.
 	FieldClaim = "claim"
 	// FieldClaimedUntil holds the string denoting the claimed_until field in the database.
@@ -95,6 +107,12 @@ var Columns = []string{
 	FieldLastAttemptAt,
 	FieldSentAt,
 	FieldAttemptLog,
+	FieldAdjustment,
+	FieldAdjustmentTime,
+	FieldAdjustmentValueMicros,
+	FieldAdjustmentAttempts,
+	FieldAdjustmentResponse,
+	FieldAdjustedAt,
 	FieldClaim,
 	FieldClaimedUntil,
 }
@@ -133,6 +151,12 @@ var (
 	EventIDValidator func(string) error
 	// EventNameValidator is a validator for the "event_name" field. It is called by the builders before save.
 	EventNameValidator func(string) error
+	// DefaultAdjustmentValueMicros holds the default value on creation for the "adjustment_value_micros" field.
+	DefaultAdjustmentValueMicros int64
+	// DefaultAdjustmentAttempts holds the default value on creation for the "adjustment_attempts" field.
+	DefaultAdjustmentAttempts int
+	// AdjustmentResponseValidator is a validator for the "adjustment_response" field. It is called by the builders before save.
+	AdjustmentResponseValidator func(string) error
 	// ClaimValidator is a validator for the "claim" field. It is called by the builders before save.
 	ClaimValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
@@ -166,6 +190,33 @@ func StatusValidator(s Status) error {
 		return nil
 	default:
 		return fmt.Errorf("delivery: invalid enum value for status field: %q", s)
+	}
+}
+
+// Adjustment defines the type for the "adjustment" enum field.
+type Adjustment string
+
+// Adjustment values.
+const (
+	AdjustmentRETRACTION_PENDING  Adjustment = "RETRACTION_PENDING"
+	AdjustmentRETRACTED           Adjustment = "RETRACTED"
+	AdjustmentRESTATEMENT_PENDING Adjustment = "RESTATEMENT_PENDING"
+	AdjustmentRESTATED            Adjustment = "RESTATED"
+	AdjustmentFAILED              Adjustment = "FAILED"
+	AdjustmentNOT_RETRACTABLE     Adjustment = "NOT_RETRACTABLE"
+)
+
+func (a Adjustment) String() string {
+	return string(a)
+}
+
+// AdjustmentValidator is a validator for the "adjustment" field enum values. It is called by the builders before save.
+func AdjustmentValidator(a Adjustment) error {
+	switch a {
+	case AdjustmentRETRACTION_PENDING, AdjustmentRETRACTED, AdjustmentRESTATEMENT_PENDING, AdjustmentRESTATED, AdjustmentFAILED, AdjustmentNOT_RETRACTABLE:
+		return nil
+	default:
+		return fmt.Errorf("delivery: invalid enum value for adjustment field: %q", a)
 	}
 }
 
@@ -237,6 +288,36 @@ func BySentAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSentAt, opts...).ToFunc()
 }
 
+// ByAdjustment orders the results by the adjustment field.
+func ByAdjustment(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustment, opts...).ToFunc()
+}
+
+// ByAdjustmentTime orders the results by the adjustment_time field.
+func ByAdjustmentTime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustmentTime, opts...).ToFunc()
+}
+
+// ByAdjustmentValueMicros orders the results by the adjustment_value_micros field.
+func ByAdjustmentValueMicros(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustmentValueMicros, opts...).ToFunc()
+}
+
+// ByAdjustmentAttempts orders the results by the adjustment_attempts field.
+func ByAdjustmentAttempts(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustmentAttempts, opts...).ToFunc()
+}
+
+// ByAdjustmentResponse orders the results by the adjustment_response field.
+func ByAdjustmentResponse(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustmentResponse, opts...).ToFunc()
+}
+
+// ByAdjustedAt orders the results by the adjusted_at field.
+func ByAdjustedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAdjustedAt, opts...).ToFunc()
+}
+
 // ByClaim orders the results by the claim field.
 func ByClaim(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldClaim, opts...).ToFunc()
@@ -303,6 +384,24 @@ func (e *Status) UnmarshalGQL(val interface{}) error {
 	*e = Status(str)
 	if err := StatusValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid Status", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Adjustment) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Adjustment) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Adjustment(str)
+	if err := AdjustmentValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Adjustment", str)
 	}
 	return nil
 }

@@ -120,6 +120,31 @@ func SentAt(v time.Time) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldSentAt, v))
 }
 
+// AdjustmentTime applies equality check predicate on the "adjustment_time" field. It's identical to AdjustmentTimeEQ.
+func AdjustmentTime(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentTime, v))
+}
+
+// AdjustmentValueMicros applies equality check predicate on the "adjustment_value_micros" field. It's identical to AdjustmentValueMicrosEQ.
+func AdjustmentValueMicros(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentAttempts applies equality check predicate on the "adjustment_attempts" field. It's identical to AdjustmentAttemptsEQ.
+func AdjustmentAttempts(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentResponse applies equality check predicate on the "adjustment_response" field. It's identical to AdjustmentResponseEQ.
+func AdjustmentResponse(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentResponse, v))
+}
+
+// AdjustedAt applies equality check predicate on the "adjusted_at" field. It's identical to AdjustedAtEQ.
+func AdjustedAt(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustedAt, v))
+}
+
 // Claim applies equality check predicate on the "claim" field. It's identical to ClaimEQ.
 func Claim(v string) predicate.Delivery {
 	return predicate.Delivery(sql.FieldEQ(FieldClaim, v))
@@ -788,6 +813,291 @@ func AttemptLogIsNil() predicate.Delivery {
 // AttemptLogNotNil applies the NotNil predicate on the "attempt_log" field.
 func AttemptLogNotNil() predicate.Delivery {
 	return predicate.Delivery(sql.FieldNotNull(FieldAttemptLog))
+}
+
+// AdjustmentEQ applies the EQ predicate on the "adjustment" field.
+func AdjustmentEQ(v Adjustment) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustment, v))
+}
+
+// AdjustmentNEQ applies the NEQ predicate on the "adjustment" field.
+func AdjustmentNEQ(v Adjustment) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustment, v))
+}
+
+// AdjustmentIn applies the In predicate on the "adjustment" field.
+func AdjustmentIn(vs ...Adjustment) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustment, vs...))
+}
+
+// AdjustmentNotIn applies the NotIn predicate on the "adjustment" field.
+func AdjustmentNotIn(vs ...Adjustment) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustment, vs...))
+}
+
+// AdjustmentIsNil applies the IsNil predicate on the "adjustment" field.
+func AdjustmentIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldAdjustment))
+}
+
+// AdjustmentNotNil applies the NotNil predicate on the "adjustment" field.
+func AdjustmentNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldAdjustment))
+}
+
+// AdjustmentTimeEQ applies the EQ predicate on the "adjustment_time" field.
+func AdjustmentTimeEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeNEQ applies the NEQ predicate on the "adjustment_time" field.
+func AdjustmentTimeNEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeIn applies the In predicate on the "adjustment_time" field.
+func AdjustmentTimeIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustmentTime, vs...))
+}
+
+// AdjustmentTimeNotIn applies the NotIn predicate on the "adjustment_time" field.
+func AdjustmentTimeNotIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustmentTime, vs...))
+}
+
+// AdjustmentTimeGT applies the GT predicate on the "adjustment_time" field.
+func AdjustmentTimeGT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeGTE applies the GTE predicate on the "adjustment_time" field.
+func AdjustmentTimeGTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeLT applies the LT predicate on the "adjustment_time" field.
+func AdjustmentTimeLT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeLTE applies the LTE predicate on the "adjustment_time" field.
+func AdjustmentTimeLTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAdjustmentTime, v))
+}
+
+// AdjustmentTimeIsNil applies the IsNil predicate on the "adjustment_time" field.
+func AdjustmentTimeIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldAdjustmentTime))
+}
+
+// AdjustmentTimeNotNil applies the NotNil predicate on the "adjustment_time" field.
+func AdjustmentTimeNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldAdjustmentTime))
+}
+
+// AdjustmentValueMicrosEQ applies the EQ predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosEQ(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentValueMicrosNEQ applies the NEQ predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosNEQ(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentValueMicrosIn applies the In predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosIn(vs ...int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustmentValueMicros, vs...))
+}
+
+// AdjustmentValueMicrosNotIn applies the NotIn predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosNotIn(vs ...int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustmentValueMicros, vs...))
+}
+
+// AdjustmentValueMicrosGT applies the GT predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosGT(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentValueMicrosGTE applies the GTE predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosGTE(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentValueMicrosLT applies the LT predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosLT(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentValueMicrosLTE applies the LTE predicate on the "adjustment_value_micros" field.
+func AdjustmentValueMicrosLTE(v int64) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAdjustmentValueMicros, v))
+}
+
+// AdjustmentAttemptsEQ applies the EQ predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentAttemptsNEQ applies the NEQ predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsNEQ(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentAttemptsIn applies the In predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustmentAttempts, vs...))
+}
+
+// AdjustmentAttemptsNotIn applies the NotIn predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsNotIn(vs ...int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustmentAttempts, vs...))
+}
+
+// AdjustmentAttemptsGT applies the GT predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsGT(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentAttemptsGTE applies the GTE predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsGTE(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentAttemptsLT applies the LT predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsLT(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentAttemptsLTE applies the LTE predicate on the "adjustment_attempts" field.
+func AdjustmentAttemptsLTE(v int) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAdjustmentAttempts, v))
+}
+
+// AdjustmentResponseEQ applies the EQ predicate on the "adjustment_response" field.
+func AdjustmentResponseEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseNEQ applies the NEQ predicate on the "adjustment_response" field.
+func AdjustmentResponseNEQ(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseIn applies the In predicate on the "adjustment_response" field.
+func AdjustmentResponseIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustmentResponse, vs...))
+}
+
+// AdjustmentResponseNotIn applies the NotIn predicate on the "adjustment_response" field.
+func AdjustmentResponseNotIn(vs ...string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustmentResponse, vs...))
+}
+
+// AdjustmentResponseGT applies the GT predicate on the "adjustment_response" field.
+func AdjustmentResponseGT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseGTE applies the GTE predicate on the "adjustment_response" field.
+func AdjustmentResponseGTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseLT applies the LT predicate on the "adjustment_response" field.
+func AdjustmentResponseLT(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseLTE applies the LTE predicate on the "adjustment_response" field.
+func AdjustmentResponseLTE(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseContains applies the Contains predicate on the "adjustment_response" field.
+func AdjustmentResponseContains(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContains(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseHasPrefix applies the HasPrefix predicate on the "adjustment_response" field.
+func AdjustmentResponseHasPrefix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasPrefix(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseHasSuffix applies the HasSuffix predicate on the "adjustment_response" field.
+func AdjustmentResponseHasSuffix(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldHasSuffix(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseIsNil applies the IsNil predicate on the "adjustment_response" field.
+func AdjustmentResponseIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldAdjustmentResponse))
+}
+
+// AdjustmentResponseNotNil applies the NotNil predicate on the "adjustment_response" field.
+func AdjustmentResponseNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldAdjustmentResponse))
+}
+
+// AdjustmentResponseEqualFold applies the EqualFold predicate on the "adjustment_response" field.
+func AdjustmentResponseEqualFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEqualFold(FieldAdjustmentResponse, v))
+}
+
+// AdjustmentResponseContainsFold applies the ContainsFold predicate on the "adjustment_response" field.
+func AdjustmentResponseContainsFold(v string) predicate.Delivery {
+	return predicate.Delivery(sql.FieldContainsFold(FieldAdjustmentResponse, v))
+}
+
+// AdjustedAtEQ applies the EQ predicate on the "adjusted_at" field.
+func AdjustedAtEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldEQ(FieldAdjustedAt, v))
+}
+
+// AdjustedAtNEQ applies the NEQ predicate on the "adjusted_at" field.
+func AdjustedAtNEQ(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNEQ(FieldAdjustedAt, v))
+}
+
+// AdjustedAtIn applies the In predicate on the "adjusted_at" field.
+func AdjustedAtIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldIn(FieldAdjustedAt, vs...))
+}
+
+// AdjustedAtNotIn applies the NotIn predicate on the "adjusted_at" field.
+func AdjustedAtNotIn(vs ...time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotIn(FieldAdjustedAt, vs...))
+}
+
+// AdjustedAtGT applies the GT predicate on the "adjusted_at" field.
+func AdjustedAtGT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGT(FieldAdjustedAt, v))
+}
+
+// AdjustedAtGTE applies the GTE predicate on the "adjusted_at" field.
+func AdjustedAtGTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldGTE(FieldAdjustedAt, v))
+}
+
+// AdjustedAtLT applies the LT predicate on the "adjusted_at" field.
+func AdjustedAtLT(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLT(FieldAdjustedAt, v))
+}
+
+// AdjustedAtLTE applies the LTE predicate on the "adjusted_at" field.
+func AdjustedAtLTE(v time.Time) predicate.Delivery {
+	return predicate.Delivery(sql.FieldLTE(FieldAdjustedAt, v))
+}
+
+// AdjustedAtIsNil applies the IsNil predicate on the "adjusted_at" field.
+func AdjustedAtIsNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldIsNull(FieldAdjustedAt))
+}
+
+// AdjustedAtNotNil applies the NotNil predicate on the "adjusted_at" field.
+func AdjustedAtNotNil() predicate.Delivery {
+	return predicate.Delivery(sql.FieldNotNull(FieldAdjustedAt))
 }
 
 // ClaimEQ applies the EQ predicate on the "claim" field.

@@ -345,6 +345,12 @@ var (
 		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true},
 		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
 		{Name: "attempt_log", Type: field.TypeJSON, Nullable: true},
+		{Name: "adjustment", Type: field.TypeEnum, Nullable: true, Enums: []string{"RETRACTION_PENDING", "RETRACTED", "RESTATEMENT_PENDING", "RESTATED", "FAILED", "NOT_RETRACTABLE"}},
+		{Name: "adjustment_time", Type: field.TypeTime, Nullable: true},
+		{Name: "adjustment_value_micros", Type: field.TypeInt64, Default: 0},
+		{Name: "adjustment_attempts", Type: field.TypeInt, Default: 0},
+		{Name: "adjustment_response", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "adjusted_at", Type: field.TypeTime, Nullable: true},
 		{Name: "claim", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "claimed_until", Type: field.TypeTime, Nullable: true},
 		{Name: "account_id", Type: field.TypeString, Size: 64},
@@ -359,19 +365,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "deliveries_accounts_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[13]},
+				Columns:    []*schema.Column{DeliveriesColumns[19]},
 				RefColumns: []*schema.Column{AccountsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_conversions_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[14]},
+				Columns:    []*schema.Column{DeliveriesColumns[20]},
 				RefColumns: []*schema.Column{ConversionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "deliveries_destinations_deliveries",
-				Columns:    []*schema.Column{DeliveriesColumns[15]},
+				Columns:    []*schema.Column{DeliveriesColumns[21]},
 				RefColumns: []*schema.Column{DestinationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -380,17 +386,17 @@ var (
 			{
 				Name:    "delivery_account_id_conversion_id_destination_id",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[13], DeliveriesColumns[14], DeliveriesColumns[15]},
+				Columns: []*schema.Column{DeliveriesColumns[19], DeliveriesColumns[20], DeliveriesColumns[21]},
 			},
 			{
 				Name:    "delivery_account_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[13], DeliveriesColumns[3], DeliveriesColumns[1]},
+				Columns: []*schema.Column{DeliveriesColumns[19], DeliveriesColumns[3], DeliveriesColumns[1]},
 			},
 			{
 				Name:    "delivery_destination_id_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[15], DeliveriesColumns[3], DeliveriesColumns[1]},
+				Columns: []*schema.Column{DeliveriesColumns[21], DeliveriesColumns[3], DeliveriesColumns[1]},
 			},
 		},
 	}

@@ -823,8 +823,20 @@ func init() {
 	deliveryDescEventName := deliveryFields[6].Descriptor()
 	// delivery.EventNameValidator is a validator for the "event_name" field. It is called by the builders before save.
 	delivery.EventNameValidator = deliveryDescEventName.Validators[0].(func(string) error)
+	// deliveryDescAdjustmentValueMicros is the schema descriptor for adjustment_value_micros field.
+	deliveryDescAdjustmentValueMicros := deliveryFields[12].Descriptor()
+	// delivery.DefaultAdjustmentValueMicros holds the default value on creation for the adjustment_value_micros field.
+	delivery.DefaultAdjustmentValueMicros = deliveryDescAdjustmentValueMicros.Default.(int64)
+	// deliveryDescAdjustmentAttempts is the schema descriptor for adjustment_attempts field.
+	deliveryDescAdjustmentAttempts := deliveryFields[13].Descriptor()
+	// delivery.DefaultAdjustmentAttempts holds the default value on creation for the adjustment_attempts field.
+	delivery.DefaultAdjustmentAttempts = deliveryDescAdjustmentAttempts.Default.(int)
+	// deliveryDescAdjustmentResponse is the schema descriptor for adjustment_response field.
+	deliveryDescAdjustmentResponse := deliveryFields[14].Descriptor()
+	// delivery.AdjustmentResponseValidator is a validator for the "adjustment_response" field. It is called by the builders before save.
+	delivery.AdjustmentResponseValidator = deliveryDescAdjustmentResponse.Validators[0].(func(string) error)
 	// deliveryDescClaim is the schema descriptor for claim field.
-	deliveryDescClaim := deliveryFields[10].Descriptor()
+	deliveryDescClaim := deliveryFields[16].Descriptor()
 	// delivery.ClaimValidator is a validator for the "claim" field. It is called by the builders before save.
 	delivery.ClaimValidator = deliveryDescClaim.Validators[0].(func(string) error)
 	// deliveryDescID is the schema descriptor for id field.

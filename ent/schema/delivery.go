@@ -36,6 +36,28 @@ func (Delivery) Fields() []ent.Field {
 		field.Time("last_attempt_at").Optional().Nillable(),
 		field.Time("sent_at").Optional().Nillable(),
 		field.JSON("attempt_log", []schematype.Attempt{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Enum("adjustment").
+			Comment("What became of taking the conversion back after the network rejected or reversed it once sent: a Google Ads retraction or restatement (pending, done, failed), or not retractable on this platform.").
+			Values("RETRACTION_PENDING", "RETRACTED", "RESTATEMENT_PENDING", "RESTATED", "FAILED", "NOT_RETRACTABLE").
+			Optional().
+			Nillable(),
+		field.Time("adjustment_time").
+			Comment("When the adjustment occurred (the network's reversal), sent as its time on every attempt so that the platform recognises a repeat.").
+			Optional().
+			Nillable(),
+		field.Int64("adjustment_value_micros").
+			Comment("The restated value × 1,000,000 of a restatement.").
+			Default(0).
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Int("adjustment_attempts").Default(0),
+		field.String("adjustment_response").
+			Comment("The platform's answer to the last adjustment attempt, or why there is none.").
+			Optional().
+			MaxLen(2048),
+		field.Time("adjusted_at").
+			Comment("When the platform confirmed the adjustment.").
+			Optional().
+			Nillable(),
 		field.String("claim").
 			Comment("The forward job sending this delivery right now (a random token), so no other job sends it meanwhile.").
 			Optional().

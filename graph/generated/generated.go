@@ -222,21 +222,26 @@ type ComplexityRoot struct {
 	}
 
 	Delivery struct {
-		AttemptLog    func(childComplexity int) int
-		Attempts      func(childComplexity int) int
-		Conversion    func(childComplexity int) int
-		ConversionID  func(childComplexity int) int
-		CreatedAt     func(childComplexity int) int
-		Destination   func(childComplexity int) int
-		DestinationID func(childComplexity int) int
-		EventID       func(childComplexity int) int
-		EventName     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		LastAttemptAt func(childComplexity int) int
-		LastError     func(childComplexity int) int
-		SentAt        func(childComplexity int) int
-		Status        func(childComplexity int) int
-		UpdatedAt     func(childComplexity int) int
+		AdjustedAt         func(childComplexity int) int
+		Adjustment         func(childComplexity int) int
+		AdjustmentAttempts func(childComplexity int) int
+		AdjustmentResponse func(childComplexity int) int
+		AdjustmentTime     func(childComplexity int) int
+		AttemptLog         func(childComplexity int) int
+		Attempts           func(childComplexity int) int
+		Conversion         func(childComplexity int) int
+		ConversionID       func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Destination        func(childComplexity int) int
+		DestinationID      func(childComplexity int) int
+		EventID            func(childComplexity int) int
+		EventName          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastAttemptAt      func(childComplexity int) int
+		LastError          func(childComplexity int) int
+		SentAt             func(childComplexity int) int
+		Status             func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
 	}
 
 	DeliveryAttempt struct {
@@ -1422,6 +1427,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConversionStatusCount.Status(childComplexity), true
 
+	case "Delivery.adjustedAt":
+		if e.ComplexityRoot.Delivery.AdjustedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.AdjustedAt(childComplexity), true
+	case "Delivery.adjustment":
+		if e.ComplexityRoot.Delivery.Adjustment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.Adjustment(childComplexity), true
+	case "Delivery.adjustmentAttempts":
+		if e.ComplexityRoot.Delivery.AdjustmentAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.AdjustmentAttempts(childComplexity), true
+	case "Delivery.adjustmentResponse":
+		if e.ComplexityRoot.Delivery.AdjustmentResponse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.AdjustmentResponse(childComplexity), true
+	case "Delivery.adjustmentTime":
+		if e.ComplexityRoot.Delivery.AdjustmentTime == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Delivery.AdjustmentTime(childComplexity), true
 	case "Delivery.attemptLog":
 		if e.ComplexityRoot.Delivery.AttemptLog == nil {
 			break
@@ -5553,8 +5588,36 @@ type Delivery implements Node {
   eventName: String
   lastAttemptAt: Time
   sentAt: Time
+  """
+  What became of taking the conversion back after the network rejected or reversed it once sent: a Google Ads retraction or restatement (pending, done, failed), or not retractable on this platform.
+  """
+  adjustment: DeliveryAdjustment
+  """
+  When the adjustment occurred (the network's reversal), sent as its time on every attempt so that the platform recognises a repeat.
+  """
+  adjustmentTime: Time
+  adjustmentAttempts: Int!
+  """
+  The platform's answer to the last adjustment attempt, or why there is none.
+  """
+  adjustmentResponse: String
+  """
+  When the platform confirmed the adjustment.
+  """
+  adjustedAt: Time
   conversion: Conversion!
   destination: Destination!
+}
+"""
+DeliveryAdjustment is enum for the field adjustment
+"""
+enum DeliveryAdjustment @goModel(model: "github.com/clickback/clickback/ent/delivery.Adjustment") {
+  RETRACTION_PENDING
+  RETRACTED
+  RESTATEMENT_PENDING
+  RESTATED
+  FAILED
+  NOT_RETRACTABLE
 }
 """
 A connection to a list of items.
@@ -5774,6 +5837,70 @@ input DeliveryWhereInput {
   sentAtLTE: Time
   sentAtIsNil: Boolean
   sentAtNotNil: Boolean
+  """
+  adjustment field predicates
+  """
+  adjustment: DeliveryAdjustment
+  adjustmentNEQ: DeliveryAdjustment
+  adjustmentIn: [DeliveryAdjustment!]
+  adjustmentNotIn: [DeliveryAdjustment!]
+  adjustmentIsNil: Boolean
+  adjustmentNotNil: Boolean
+  """
+  adjustment_time field predicates
+  """
+  adjustmentTime: Time
+  adjustmentTimeNEQ: Time
+  adjustmentTimeIn: [Time!]
+  adjustmentTimeNotIn: [Time!]
+  adjustmentTimeGT: Time
+  adjustmentTimeGTE: Time
+  adjustmentTimeLT: Time
+  adjustmentTimeLTE: Time
+  adjustmentTimeIsNil: Boolean
+  adjustmentTimeNotNil: Boolean
+  """
+  adjustment_attempts field predicates
+  """
+  adjustmentAttempts: Int
+  adjustmentAttemptsNEQ: Int
+  adjustmentAttemptsIn: [Int!]
+  adjustmentAttemptsNotIn: [Int!]
+  adjustmentAttemptsGT: Int
+  adjustmentAttemptsGTE: Int
+  adjustmentAttemptsLT: Int
+  adjustmentAttemptsLTE: Int
+  """
+  adjustment_response field predicates
+  """
+  adjustmentResponse: String
+  adjustmentResponseNEQ: String
+  adjustmentResponseIn: [String!]
+  adjustmentResponseNotIn: [String!]
+  adjustmentResponseGT: String
+  adjustmentResponseGTE: String
+  adjustmentResponseLT: String
+  adjustmentResponseLTE: String
+  adjustmentResponseContains: String
+  adjustmentResponseHasPrefix: String
+  adjustmentResponseHasSuffix: String
+  adjustmentResponseIsNil: Boolean
+  adjustmentResponseNotNil: Boolean
+  adjustmentResponseEqualFold: String
+  adjustmentResponseContainsFold: String
+  """
+  adjusted_at field predicates
+  """
+  adjustedAt: Time
+  adjustedAtNEQ: Time
+  adjustedAtIn: [Time!]
+  adjustedAtNotIn: [Time!]
+  adjustedAtGT: Time
+  adjustedAtGTE: Time
+  adjustedAtLT: Time
+  adjustedAtLTE: Time
+  adjustedAtIsNil: Boolean
+  adjustedAtNotNil: Boolean
   """
   conversion edge predicates
   """
@@ -7750,6 +7877,16 @@ func (ec *executionContext) childFields_Delivery(ctx context.Context, field grap
 		return ec.fieldContext_Delivery_lastAttemptAt(ctx, field)
 	case "sentAt":
 		return ec.fieldContext_Delivery_sentAt(ctx, field)
+	case "adjustment":
+		return ec.fieldContext_Delivery_adjustment(ctx, field)
+	case "adjustmentTime":
+		return ec.fieldContext_Delivery_adjustmentTime(ctx, field)
+	case "adjustmentAttempts":
+		return ec.fieldContext_Delivery_adjustmentAttempts(ctx, field)
+	case "adjustmentResponse":
+		return ec.fieldContext_Delivery_adjustmentResponse(ctx, field)
+	case "adjustedAt":
+		return ec.fieldContext_Delivery_adjustedAt(ctx, field)
 	case "conversion":
 		return ec.fieldContext_Delivery_conversion(ctx, field)
 	case "destination":
@@ -12733,6 +12870,121 @@ func (ec *executionContext) _Delivery_sentAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Delivery_sentAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Delivery_adjustment(ctx context.Context, field graphql.CollectedField, obj *ent.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_adjustment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Adjustment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *delivery.Adjustment) graphql.Marshaler {
+			return ec.marshalODeliveryAdjustment2ᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_adjustment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "DeliveryAdjustment")
+}
+
+func (ec *executionContext) _Delivery_adjustmentTime(ctx context.Context, field graphql.CollectedField, obj *ent.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_adjustmentTime(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdjustmentTime, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_adjustmentTime(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Delivery_adjustmentAttempts(ctx context.Context, field graphql.CollectedField, obj *ent.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_adjustmentAttempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdjustmentAttempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_adjustmentAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Delivery_adjustmentResponse(ctx context.Context, field graphql.CollectedField, obj *ent.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_adjustmentResponse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdjustmentResponse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_adjustmentResponse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Delivery", field, false, false, "String")
+}
+
+func (ec *executionContext) _Delivery_adjustedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Delivery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Delivery_adjustedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdjustedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Delivery_adjustedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Delivery", field, false, false, "Time")
 }
 
@@ -28058,7 +28310,7 @@ func (ec *executionContext) unmarshalInputDeliveryWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "conversionID", "conversionIDNEQ", "conversionIDIn", "conversionIDNotIn", "conversionIDGT", "conversionIDGTE", "conversionIDLT", "conversionIDLTE", "conversionIDContains", "conversionIDHasPrefix", "conversionIDHasSuffix", "conversionIDEqualFold", "conversionIDContainsFold", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "destinationIDGT", "destinationIDGTE", "destinationIDLT", "destinationIDLTE", "destinationIDContains", "destinationIDHasPrefix", "destinationIDHasSuffix", "destinationIDEqualFold", "destinationIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "eventID", "eventIDNEQ", "eventIDIn", "eventIDNotIn", "eventIDGT", "eventIDGTE", "eventIDLT", "eventIDLTE", "eventIDContains", "eventIDHasPrefix", "eventIDHasSuffix", "eventIDEqualFold", "eventIDContainsFold", "eventName", "eventNameNEQ", "eventNameIn", "eventNameNotIn", "eventNameGT", "eventNameGTE", "eventNameLT", "eventNameLTE", "eventNameContains", "eventNameHasPrefix", "eventNameHasSuffix", "eventNameIsNil", "eventNameNotNil", "eventNameEqualFold", "eventNameContainsFold", "lastAttemptAt", "lastAttemptAtNEQ", "lastAttemptAtIn", "lastAttemptAtNotIn", "lastAttemptAtGT", "lastAttemptAtGTE", "lastAttemptAtLT", "lastAttemptAtLTE", "lastAttemptAtIsNil", "lastAttemptAtNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "hasConversion", "hasConversionWith", "hasDestination", "hasDestinationWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "conversionID", "conversionIDNEQ", "conversionIDIn", "conversionIDNotIn", "conversionIDGT", "conversionIDGTE", "conversionIDLT", "conversionIDLTE", "conversionIDContains", "conversionIDHasPrefix", "conversionIDHasSuffix", "conversionIDEqualFold", "conversionIDContainsFold", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "destinationIDGT", "destinationIDGTE", "destinationIDLT", "destinationIDLTE", "destinationIDContains", "destinationIDHasPrefix", "destinationIDHasSuffix", "destinationIDEqualFold", "destinationIDContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorIsNil", "lastErrorNotNil", "lastErrorEqualFold", "lastErrorContainsFold", "eventID", "eventIDNEQ", "eventIDIn", "eventIDNotIn", "eventIDGT", "eventIDGTE", "eventIDLT", "eventIDLTE", "eventIDContains", "eventIDHasPrefix", "eventIDHasSuffix", "eventIDEqualFold", "eventIDContainsFold", "eventName", "eventNameNEQ", "eventNameIn", "eventNameNotIn", "eventNameGT", "eventNameGTE", "eventNameLT", "eventNameLTE", "eventNameContains", "eventNameHasPrefix", "eventNameHasSuffix", "eventNameIsNil", "eventNameNotNil", "eventNameEqualFold", "eventNameContainsFold", "lastAttemptAt", "lastAttemptAtNEQ", "lastAttemptAtIn", "lastAttemptAtNotIn", "lastAttemptAtGT", "lastAttemptAtGTE", "lastAttemptAtLT", "lastAttemptAtLTE", "lastAttemptAtIsNil", "lastAttemptAtNotNil", "sentAt", "sentAtNEQ", "sentAtIn", "sentAtNotIn", "sentAtGT", "sentAtGTE", "sentAtLT", "sentAtLTE", "sentAtIsNil", "sentAtNotNil", "adjustment", "adjustmentNEQ", "adjustmentIn", "adjustmentNotIn", "adjustmentIsNil", "adjustmentNotNil", "adjustmentTime", "adjustmentTimeNEQ", "adjustmentTimeIn", "adjustmentTimeNotIn", "adjustmentTimeGT", "adjustmentTimeGTE", "adjustmentTimeLT", "adjustmentTimeLTE", "adjustmentTimeIsNil", "adjustmentTimeNotNil", "adjustmentAttempts", "adjustmentAttemptsNEQ", "adjustmentAttemptsIn", "adjustmentAttemptsNotIn", "adjustmentAttemptsGT", "adjustmentAttemptsGTE", "adjustmentAttemptsLT", "adjustmentAttemptsLTE", "adjustmentResponse", "adjustmentResponseNEQ", "adjustmentResponseIn", "adjustmentResponseNotIn", "adjustmentResponseGT", "adjustmentResponseGTE", "adjustmentResponseLT", "adjustmentResponseLTE", "adjustmentResponseContains", "adjustmentResponseHasPrefix", "adjustmentResponseHasSuffix", "adjustmentResponseIsNil", "adjustmentResponseNotNil", "adjustmentResponseEqualFold", "adjustmentResponseContainsFold", "adjustedAt", "adjustedAtNEQ", "adjustedAtIn", "adjustedAtNotIn", "adjustedAtGT", "adjustedAtGTE", "adjustedAtLT", "adjustedAtLTE", "adjustedAtIsNil", "adjustedAtNotNil", "hasConversion", "hasConversionWith", "hasDestination", "hasDestinationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28919,6 +29171,349 @@ func (ec *executionContext) unmarshalInputDeliveryWhereInput(ctx context.Context
 				return it, err
 			}
 			it.SentAtNotNil = data
+		case "adjustment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustment"))
+			data, err := ec.unmarshalODeliveryAdjustment2ᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Adjustment = data
+		case "adjustmentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentNEQ"))
+			data, err := ec.unmarshalODeliveryAdjustment2ᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentNEQ = data
+		case "adjustmentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentIn"))
+			data, err := ec.unmarshalODeliveryAdjustment2ᚕgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentIn = data
+		case "adjustmentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentNotIn"))
+			data, err := ec.unmarshalODeliveryAdjustment2ᚕgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustmentᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentNotIn = data
+		case "adjustmentIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentIsNil = data
+		case "adjustmentNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentNotNil = data
+		case "adjustmentTime":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTime"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTime = data
+		case "adjustmentTimeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeNEQ = data
+		case "adjustmentTimeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeIn = data
+		case "adjustmentTimeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeNotIn = data
+		case "adjustmentTimeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeGT = data
+		case "adjustmentTimeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeGTE = data
+		case "adjustmentTimeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeLT = data
+		case "adjustmentTimeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeLTE = data
+		case "adjustmentTimeIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeIsNil = data
+		case "adjustmentTimeNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentTimeNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentTimeNotNil = data
+		case "adjustmentAttempts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttempts"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttempts = data
+		case "adjustmentAttemptsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsNEQ = data
+		case "adjustmentAttemptsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsIn = data
+		case "adjustmentAttemptsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsNotIn = data
+		case "adjustmentAttemptsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsGT = data
+		case "adjustmentAttemptsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsGTE = data
+		case "adjustmentAttemptsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsLT = data
+		case "adjustmentAttemptsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentAttemptsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentAttemptsLTE = data
+		case "adjustmentResponse":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponse"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponse = data
+		case "adjustmentResponseNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseNEQ = data
+		case "adjustmentResponseIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseIn = data
+		case "adjustmentResponseNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseNotIn = data
+		case "adjustmentResponseGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseGT = data
+		case "adjustmentResponseGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseGTE = data
+		case "adjustmentResponseLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseLT = data
+		case "adjustmentResponseLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseLTE = data
+		case "adjustmentResponseContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseContains = data
+		case "adjustmentResponseHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseHasPrefix = data
+		case "adjustmentResponseHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseHasSuffix = data
+		case "adjustmentResponseIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseIsNil = data
+		case "adjustmentResponseNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseNotNil = data
+		case "adjustmentResponseEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseEqualFold = data
+		case "adjustmentResponseContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustmentResponseContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustmentResponseContainsFold = data
+		case "adjustedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAt = data
+		case "adjustedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtNEQ = data
+		case "adjustedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtIn = data
+		case "adjustedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtNotIn = data
+		case "adjustedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtGT = data
+		case "adjustedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtGTE = data
+		case "adjustedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtLT = data
+		case "adjustedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtLTE = data
+		case "adjustedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtIsNil = data
+		case "adjustedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdjustedAtNotNil = data
 		case "hasConversion":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConversion"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -35801,6 +36396,31 @@ func (ec *executionContext) _Delivery(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "adjustment":
+			out.Values[i] = ec._Delivery_adjustment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustmentTime":
+			out.Values[i] = ec._Delivery_adjustmentTime(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustmentAttempts":
+			out.Values[i] = ec._Delivery_adjustmentAttempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustmentResponse":
+			out.Values[i] = ec._Delivery_adjustmentResponse(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustedAt":
+			out.Values[i] = ec._Delivery_adjustedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "conversion":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -39026,6 +39646,16 @@ func (ec *executionContext) marshalNDelivery2ᚖgithubᚗcomᚋclickbackᚋclick
 	return ec._Delivery(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeliveryAdjustment2githubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx context.Context, v any) (delivery.Adjustment, error) {
+	var res delivery.Adjustment
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeliveryAdjustment2githubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx context.Context, sel ast.SelectionSet, v delivery.Adjustment) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNDeliveryAttempt2ᚕᚖgithubᚗcomᚋclickbackᚋclickbackᚋgraphᚋmodelᚐDeliveryAttemptᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeliveryAttempt) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -40472,6 +41102,58 @@ func (ec *executionContext) marshalODelivery2ᚖgithubᚗcomᚋclickbackᚋclick
 		return graphql.Null
 	}
 	return ec._Delivery(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODeliveryAdjustment2ᚕgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustmentᚄ(ctx context.Context, v any) ([]delivery.Adjustment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]delivery.Adjustment, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNDeliveryAdjustment2githubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalODeliveryAdjustment2ᚕgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustmentᚄ(ctx context.Context, sel ast.SelectionSet, v []delivery.Adjustment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeliveryAdjustment2githubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalODeliveryAdjustment2ᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx context.Context, v any) (*delivery.Adjustment, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(delivery.Adjustment)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODeliveryAdjustment2ᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚋdeliveryᚐAdjustment(ctx context.Context, sel ast.SelectionSet, v *delivery.Adjustment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalODeliveryEdge2ᚕᚖgithubᚗcomᚋclickbackᚋclickbackᚋentᚐDeliveryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.DeliveryEdge) graphql.Marshaler {
