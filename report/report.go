@@ -266,6 +266,12 @@ func Run(ctx context.Context, db DB, q Query, rates Rates) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return run(ctx, db, q, rates, sealed)
+}
+
+// run computes the validated report q with the rollups sealed through
+// sealed (unix seconds; 0 reads only the raw tables).
+func run(ctx context.Context, db DB, q Query, rates Rates, sealed int64) (*Report, error) {
 	p := plan(&q, sealed)
 	rows := map[string]*Row{}
 	for _, s := range p.statements(&q, db.Dialect) {
@@ -288,7 +294,7 @@ func Run(ctx context.Context, db DB, q Query, rates Rates) (*Report, error) {
 		// totals are their own query.
 		t := q
 		t.GroupBy = nil
-		tr, err := Run(ctx, db, t, rates)
+		tr, err := run(ctx, db, t, rates, sealed)
 		if err != nil {
 			return nil, err
 		}

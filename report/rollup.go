@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -25,7 +26,14 @@ const (
 	maxChunks   = 31
 )
 
-const stateName = "report"
+// stateName names the rollups' state row; a new name rebuilds every rollup
+// from scratch (see resetRollups). changesName names the row that holds
+// the updated_at from which changed conversions and deliveries are looked
+// for.
+const (
+	stateName   = "report.v2"
+	changesName = stateName + ".changes"
+)
 
 // sealedThrough returns the unix second before which every hour is rolled
 // up (0 before the first rollup).
@@ -61,9 +69,15 @@ func Rollup(ctx context.Context, db DB, now time.Time) (int64, error) {
 		var done bool
 		var err error
 		sealed, done, err = rollupChunkTx(ctx, db, target)
-		if err != nil || done {
+		if err != nil {
 			return sealed, err
 		}
+		if done {
+			break
+		}
+	}
+	if err := rollupChanges(ctx, db, now); err != nil {
+		return sealed, err
 	}
 	return sealed, nil
 }
@@ -103,6 +117,13 @@ func rollupChunkTx(ctx context.Context, db DB, target int64) (int64, bool, error
 	}
 	start := sealed
 	if start == 0 {
+		// A first run, or a new rollup layout: whatever rows an older
+		// layout left are dropped, and everything is rolled up again.
+		for _, table := range []string{"click_rollups", "conversion_rollups"} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+				return 0, false, fmt.Errorf("rollup reset: %w", err)
+			}
+		}
 		if start, err = firstHour(ctx, tx, db.Dialect, target); err != nil {
 			return 0, false, err
 		}
@@ -113,11 +134,13 @@ func rollupChunkTx(ctx context.Context, db DB, target int64) (int64, bool, error
 		for _, s := range []stmt{
 			clickRollupInsert(db.Dialect, acc, from, to, true),
 			clickRollupInsert(db.Dialect, acc, from, to, false),
-			conversionRollupInsert(db.Dialect, acc, from, to),
 		} {
 			if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
 				return 0, false, fmt.Errorf("rollup of account %s: %w", acc, err)
 			}
+		}
+		if err := conversionRollup(ctx, tx, db.Dialect, acc, start, end); err != nil {
+			return 0, false, err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE rollup_states SET sealed_through = "+ph(1)+" WHERE name = "+ph(2), end, stateName); err != nil {
@@ -201,17 +224,166 @@ func clickRollupInsert(d, accountID string, from, to time.Time, pages bool) stmt
 	return b.done()
 }
 
-// conversionRollupInsert rolls up the counted conversions of one account
-// received in [from, to).
-func conversionRollupInsert(d, accountID string, from, to time.Time) stmt {
+// Levels of detail of the conversion rollups (see schema.ConversionRollup).
+const (
+	levelBasic = 0 // integration, event name, currency, destination
+	levelUTM   = 1 // also property, UTM source, medium and campaign
+	levelPage  = 2 // also landing page
+)
+
+// conversionRollup (re)computes the conversion rollups of one account for
+// the conversions received in the hours [from, to) (unix seconds): the rows
+// of those hours are deleted and made again from the raw rows, so it is
+// right whether or not the hours were rolled up before.
+func conversionRollup(ctx context.Context, tx *sql.Tx, d, accountID string, from, to int64) error {
+	del := &builder{dialect: d}
+	del.w("DELETE FROM conversion_rollups WHERE account_id = ", del.arg(accountID), " AND level IN (0, 1, 2) AND hour >= ", del.arg(from), " AND hour < ", del.arg(to))
+	stmts := []stmt{del.done()}
+	for level := levelBasic; level <= levelPage; level++ {
+		stmts = append(stmts,
+			conversionRollupInsert(d, accountID, from, to, level, false),
+			conversionRollupInsert(d, accountID, from, to, level, true))
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return fmt.Errorf("conversion rollup of account %s: %w", accountID, err)
+		}
+	}
+	return nil
+}
+
+// conversionRollupInsert rolls up, at one level, the counted conversions of
+// one account received in [from, to), or with deliveries their deliveries
+// per destination.
+func conversionRollupInsert(d, accountID string, from, to int64, level int, deliveries bool) stmt {
 	b := &builder{dialect: d}
 	acc := b.arg(accountID)
-	b.w("INSERT INTO conversion_rollups (id, account_id, hour, integration_id, event_name, currency, conversions, leads, purchases, amount_micros)",
-		" SELECT ", newID(d, "rlv"), ", ", acc, ", x.hour, x.integration_id, x.event_name, x.currency, count(*), sum(x.lead), sum(x.purchase), sum(x.amount_micros) FROM (",
-		"SELECT ", b.bucket(b.epoch("v.received_at"), rollupBucket), " AS hour, v.integration_id, v.event_name, v.currency,",
-		" CASE WHEN v.kind = 'LEAD' THEN 1 ELSE 0 END AS lead, CASE WHEN v.kind = 'PURCHASE' THEN 1 ELSE 0 END AS purchase, v.amount_micros",
-		" FROM conversions v WHERE v.account_id = ", acc, " AND ", countedConversion,
-		" AND v.received_at >= ", b.arg(from), " AND v.received_at < ", b.arg(to),
-		") x GROUP BY x.hour, x.integration_id, x.event_name, x.currency")
+	q := &Query{Attribution: ClickTime}
+	dims := conversionDims(b)
+	dim := func(dd Dimension, min int) string {
+		if level < min {
+			return "''"
+		}
+		return dims[dd]
+	}
+	property := "''"
+	if level >= levelUTM {
+		property = "coalesce(p.property_id, '')"
+	}
+	dest, sent, failed := "''", "0", "0"
+	if deliveries {
+		dest, sent, failed = "d.destination_id", "CASE WHEN d.status = 'SENT' THEN 1 ELSE 0 END", "CASE WHEN d.status = 'FAILED' THEN 1 ELSE 0 END"
+	}
+	b.w("INSERT INTO conversion_rollups (id, account_id, level, hour, click_hour, integration_id, event_name, currency, property_id,",
+		" utm_source, utm_medium, utm_campaign, landing_page, destination_id, conversions, leads, purchases, amount_micros, deliveries_sent, deliveries_failed)",
+		" SELECT ", newID(d, "rlv"), ", ", acc, ", ", strconv.Itoa(level), ", x.hour, x.click_hour, x.integration_id, x.event_name, x.currency, x.property_id,",
+		" x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page, x.destination_id, count(*), sum(x.lead), sum(x.purchase), sum(x.amount_micros), sum(x.sent), sum(x.failed) FROM (",
+		"SELECT ", b.bucket(b.epoch("v.received_at"), rollupBucket), " AS hour, coalesce(", b.bucket(conversionTime(b, q), rollupBucket), ", -1) AS click_hour,",
+		" v.integration_id, v.event_name, v.currency, ", property, " AS property_id, ",
+		dim(UTMSource, levelUTM), " AS utm_source, ", dim(UTMMedium, levelUTM), " AS utm_medium, ", dim(UTMCampaign, levelUTM), " AS utm_campaign, ",
+		dim(LandingPage, levelPage), " AS landing_page, ", dest, " AS destination_id,",
+		" CASE WHEN v.kind = 'LEAD' THEN 1 ELSE 0 END AS lead, CASE WHEN v.kind = 'PURCHASE' THEN 1 ELSE 0 END AS purchase, v.amount_micros,",
+		" ", sent, " AS sent, ", failed, " AS failed")
+	if deliveries {
+		b.w(" FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id")
+	} else {
+		b.w(" FROM conversions v")
+	}
+	if level >= levelUTM {
+		b.w(" LEFT JOIN clicks p ON p.id = v.visit_id AND p.account_id = ", acc)
+	}
+	b.w(" WHERE v.account_id = ", acc, " AND ", countedConversion,
+		" AND v.received_at >= ", b.arg(time.Unix(from, 0).UTC()), " AND v.received_at < ", b.arg(time.Unix(to, 0).UTC()))
+	if deliveries {
+		b.w(" AND d.account_id = ", acc)
+	}
+	b.w(") x GROUP BY x.hour, x.click_hour, x.integration_id, x.event_name, x.currency, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page, x.destination_id")
 	return b.done()
+}
+
+// rollupChanges recomputes the rolled-up hours of the conversions and
+// deliveries updated since the last run (a late match or NO_MATCH, a
+// delivery sent, failed or retried, a visit unlinked by retention). The
+// look back starts RollupGrace before the previous run, as rows are
+// stamped before they commit; recomputing an hour twice is harmless.
+func rollupChanges(ctx context.Context, db DB, now time.Time) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("rollup changes: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	ph := func(n int) string { return placeholder(db.Dialect, n) }
+	lock := ""
+	if db.Dialect == dialect.Postgres {
+		lock = " FOR UPDATE"
+	}
+	// The main state row first, always in this order, so that concurrent
+	// runs queue rather than deadlock.
+	var sealed, since int64
+	if err := tx.QueryRowContext(ctx, "SELECT sealed_through FROM rollup_states WHERE name = "+ph(1)+lock, stateName).Scan(&sealed); err != nil {
+		return fmt.Errorf("rollup state: %w", err)
+	}
+	err = tx.QueryRowContext(ctx, "SELECT sealed_through FROM rollup_states WHERE name = "+ph(1)+lock, changesName).Scan(&since)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The first look: every row rolled up so far was read as it is.
+		if _, err := tx.ExecContext(ctx, "INSERT INTO rollup_states (id, name, sealed_through) VALUES ("+ph(1)+", "+ph(2)+", "+ph(3)+")",
+			"rls"+randomHex(), changesName, now.Add(-RollupGrace).Unix()); err != nil {
+			return fmt.Errorf("rollup state: %w", err)
+		}
+		return tx.Commit()
+	} else if err != nil {
+		return fmt.Errorf("rollup state: %w", err)
+	}
+	next := now.Add(-RollupGrace).Unix()
+	if next <= since {
+		return nil
+	}
+	accounts, err := accountIDs(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, acc := range accounts {
+		hours, err := changedHours(ctx, tx, db.Dialect, acc, time.Unix(since, 0).UTC(), sealed)
+		if err != nil {
+			return err
+		}
+		for _, h := range hours {
+			if err := conversionRollup(ctx, tx, db.Dialect, acc, h, h+3600); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE rollup_states SET sealed_through = "+ph(1)+" WHERE name = "+ph(2), next, changesName); err != nil {
+		return fmt.Errorf("rollup state: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("rollup commit: %w", err)
+	}
+	return nil
+}
+
+// changedHours lists the rolled-up hours (before sealed) of the account's
+// conversions received then and updated since, or whose deliveries were.
+func changedHours(ctx context.Context, tx *sql.Tx, d, accountID string, since time.Time, sealed int64) ([]int64, error) {
+	b := &builder{dialect: d}
+	acc, sinceArg, sealedArg := b.arg(accountID), b.arg(since), b.arg(time.Unix(sealed, 0).UTC())
+	hour := b.bucket(b.epoch("v.received_at"), rollupBucket)
+	b.w("SELECT ", hour, " FROM conversions v WHERE v.account_id = ", acc, " AND v.updated_at >= ", sinceArg, " AND v.received_at < ", sealedArg,
+		" UNION SELECT ", hour, " FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id",
+		" WHERE d.account_id = ", acc, " AND d.updated_at >= ", sinceArg, " AND v.received_at < ", sealedArg)
+	s := b.done()
+	rs, err := tx.QueryContext(ctx, s.sql, s.args...)
+	if err != nil {
+		return nil, fmt.Errorf("rollup changes of account %s: %w", accountID, err)
+	}
+	defer rs.Close()
+	var hours []int64
+	for rs.Next() {
+		var h int64
+		if err := rs.Scan(&h); err != nil {
+			return nil, err
+		}
+		hours = append(hours, h)
+	}
+	return hours, rs.Err()
 }

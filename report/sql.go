@@ -30,35 +30,58 @@ const (
 // span is a half-open time range read from the raw tables.
 type span struct{ from, to time.Time }
 
-// queryPlan says, per side, whether the rollups serve the whole hours of
-// [rollFrom, rollTo) (unix seconds) and which spans are read raw.
+// window is what a side reads from the rollups: the whole hours [from, to)
+// (unix seconds), when ok, and the spans beside it read raw; without ok,
+// the side reads the whole range raw.
+type window struct {
+	ok       bool
+	from, to int64
+	rest     []span
+}
+
+// queryPlan gives each side its window.
 type queryPlan struct {
-	rollFrom, rollTo int64
-	clickRollup      bool
-	convRollup       bool
-	rest             []span // the raw spans beside the rollup window
-	whole            []span // the whole range, for sides without rollups
+	clicks, conversions window
+	whole               []span
+	// late is set when conversions are placed by click time: those received
+	// from the sealed point on are not rolled up, and are read raw for
+	// the clicks of the window.
+	late *time.Time
 }
 
 func plan(q *Query, sealed int64) queryPlan {
 	p := queryPlan{whole: []span{{q.From, q.To}}}
-	rs := ceilHour(q.From.Unix())
-	re := min(q.To.Unix()/3600*3600, sealed)
-	if rs >= re || (q.timeGrouped() && !hourAligned(q.Location, rs, re)) {
+	if sealed <= 0 {
 		return p
 	}
-	p.rollFrom, p.rollTo = rs, re
-	if from := time.Unix(rs, 0).UTC(); q.From.Before(from) {
-		p.rest = append(p.rest, span{q.From, from})
+	rs, end := ceilHour(q.From.Unix()), q.To.Unix()/3600*3600
+	p.clicks = newWindow(q, rs, min(end, sealed))
+	if q.Attribution == ClickTime {
+		// Every conversion received before the sealed point is rolled
+		// up, whenever its click: the window is the range's whole hours.
+		p.conversions = newWindow(q, rs, end)
+		if p.conversions.ok {
+			late := time.Unix(sealed, 0).UTC()
+			p.late = &late
+		}
+	} else {
+		p.conversions = p.clicks
 	}
-	if to := time.Unix(re, 0).UTC(); to.Before(q.To) {
-		p.rest = append(p.rest, span{to, q.To})
-	}
-	p.clickRollup = true
-	p.convRollup = q.Attribution == ConversionTime &&
-		!q.has(UTMSource) && !q.has(UTMMedium) && !q.has(UTMCampaign) && !q.has(LandingPage) && !q.has(Destination) &&
-		len(q.Filters.PropertyIDs) == 0 && !q.Filters.onUTM()
 	return p
+}
+
+func newWindow(q *Query, from, to int64) window {
+	if from >= to || (q.timeGrouped() && !hourAligned(q.Location, from, to)) {
+		return window{}
+	}
+	w := window{ok: true, from: from, to: to}
+	if f := time.Unix(from, 0).UTC(); q.From.Before(f) {
+		w.rest = append(w.rest, span{q.From, f})
+	}
+	if t := time.Unix(to, 0).UTC(); t.Before(q.To) {
+		w.rest = append(w.rest, span{t, q.To})
+	}
+	return w
 }
 
 func ceilHour(unix int64) int64 {
@@ -243,9 +266,9 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 	var out []stmt
 	if q.Need.Clicks {
 		clickSpans := p.whole
-		if p.clickRollup {
-			out = append(out, clickRollupStmt(q, d, p.rollFrom, p.rollTo))
-			clickSpans = p.rest
+		if p.clicks.ok {
+			out = append(out, clickRollupStmt(q, d, p.clicks.from, p.clicks.to))
+			clickSpans = p.clicks.rest
 		}
 		// One statement per span: a range each is an index range scan,
 		// where an OR of ranges may be planned as a scan of the table.
@@ -253,27 +276,40 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 			out = append(out, clickStmt(q, d, []span{sp}), outboundStmt(q, d, []span{sp}))
 		}
 	}
-	if q.has(Destination) {
-		if q.Need.Conversions || q.Need.Deliveries {
-			out = append(out, deliveryStmt(q, d, p.whole, true))
-		}
+	byDest := q.has(Destination)
+	if !q.Need.Conversions && !q.Need.Deliveries {
 		return out
 	}
-	if q.Need.Conversions {
-		convSpans := p.whole
-		if p.convRollup {
-			out = append(out, conversionRollupStmt(q, d, p.rollFrom, p.rollTo))
-			convSpans = p.rest
-		}
-		for _, sp := range convSpans {
-			out = append(out, conversionStmt(q, d, []span{sp}))
+	raw := func(spans []span, received receivedBound) {
+		for _, sp := range spans {
+			if byDest {
+				out = append(out, deliveryStmt(q, d, []span{sp}, received, true))
+				continue
+			}
+			if q.Need.Conversions {
+				out = append(out, conversionStmt(q, d, []span{sp}, received))
+			}
+			if q.Need.Deliveries {
+				out = append(out, deliveryStmt(q, d, []span{sp}, received, false))
+			}
 		}
 	}
-	if q.Need.Deliveries {
-		out = append(out, deliveryStmt(q, d, p.whole, false))
+	w := p.conversions
+	if !w.ok {
+		raw(p.whole, receivedBound{})
+		return out
+	}
+	out = append(out, conversionRollupStmt(q, d, w.from, w.to))
+	raw(w.rest, receivedBound{})
+	if p.late != nil {
+		raw([]span{{time.Unix(w.from, 0).UTC(), time.Unix(w.to, 0).UTC()}}, receivedBound{from: *p.late})
 	}
 	return out
 }
+
+// receivedBound confines conversions placed by click time to those received
+// from a time on (zero: no bound beyond the usual).
+type receivedBound struct{ from time.Time }
 
 func zeroMetrics() [9]string { return [9]string{"0", "0", "0", "0", "0", "''", "0", "0", "0"} }
 
@@ -364,13 +400,17 @@ func conversionTime(b *builder, q *Query) string {
 
 // conversionWhere confines conversions v to the account, the counted
 // statuses, the spans and the filters.
-func conversionWhere(b *builder, q *Query, spans []span) {
+func conversionWhere(b *builder, q *Query, spans []span, received receivedBound) {
 	acc := b.arg(q.AccountID)
 	b.w(" WHERE v.account_id = ", acc, " AND ", countedConversion)
 	if q.Attribution == ClickTime {
 		// A conversion comes after its click, give or take a late click:
 		// the received time bounds the scan, the click time decides.
-		b.w(" AND v.received_at >= ", b.arg(spans[0].from.Add(-24*time.Hour)),
+		lo := spans[0].from.Add(-24 * time.Hour)
+		if received.from.After(lo) {
+			lo = received.from
+		}
+		b.w(" AND v.received_at >= ", b.arg(lo),
 			" AND v.attribution IS NOT NULL AND ", b.epochIn(conversionTime(b, q), spans))
 	} else {
 		b.w(" AND ", b.timeIn("v.received_at", spans))
@@ -406,7 +446,7 @@ func conversionDims(b *builder) map[Dimension]string {
 	}
 }
 
-func conversionStmt(q *Query, d string, spans []span) stmt {
+func conversionStmt(q *Query, d string, spans []span, received receivedBound) stmt {
 	b := &builder{dialect: d}
 	c := columns{dims: conversionDims(b), metrics: zeroMetrics()}
 	c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[5], c.metrics[6] = "count(*)", countLeads, countPurchases, "v.currency", "sum(v.amount_micros)"
@@ -415,25 +455,80 @@ func conversionStmt(q *Query, d string, spans []span) stmt {
 	}
 	b.selectList(q, c)
 	b.w(" FROM conversions v")
-	conversionWhere(b, q, spans)
+	conversionWhere(b, q, spans, received)
 	b.groupBy(q, true)
 	return b.done()
 }
 
+// rollupLevel is the level of detail of the conversion rollups that q
+// needs.
+func rollupLevel(q *Query) int {
+	switch {
+	case q.has(LandingPage):
+		return levelPage
+	case q.has(UTMSource) || q.has(UTMMedium) || q.has(UTMCampaign) || q.Filters.onUTM() || len(q.Filters.PropertyIDs) > 0:
+		return levelUTM
+	}
+	return levelBasic
+}
+
+// conversionRollupStmt reads the conversion side (conversions and
+// deliveries, as q needs) of the hours [from, to) from the rollups, by
+// received or click hour.
 func conversionRollupStmt(q *Query, d string, from, to int64) stmt {
 	b := &builder{dialect: d}
-	c := columns{dims: map[Dimension]string{Integration: "r.integration_id", EventName: "r.event_name"}, metrics: zeroMetrics()}
-	c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[5], c.metrics[6] = "sum(r.conversions)", "sum(r.leads)", "sum(r.purchases)", "r.currency", "sum(r.amount_micros)"
+	c := columns{dims: map[Dimension]string{
+		Integration: "r.integration_id", EventName: "r.event_name", Destination: "r.destination_id",
+		UTMSource: "r.utm_source", UTMMedium: "r.utm_medium", UTMCampaign: "r.utm_campaign", LandingPage: "r.landing_page",
+	}, metrics: zeroMetrics()}
+	byDest := q.has(Destination)
+	// Rows with a destination count deliveries; the others conversions.
+	conv := func(col string) string {
+		if byDest || !q.Need.Conversions {
+			return "sum(r." + col + ")"
+		}
+		return "sum(CASE WHEN r.destination_id = '' THEN r." + col + " ELSE 0 END)"
+	}
+	if byDest || q.Need.Conversions {
+		c.metrics[2], c.metrics[3], c.metrics[4], c.metrics[6] = conv("conversions"), conv("leads"), conv("purchases"), conv("amount_micros")
+	}
+	c.metrics[5] = "r.currency"
+	if q.Need.Deliveries || byDest {
+		c.metrics[7], c.metrics[8] = "sum(r.deliveries_sent)", "sum(r.deliveries_failed)"
+	}
+	hour := "r.hour"
+	if q.Attribution == ClickTime {
+		hour = "r.click_hour"
+	}
 	if q.timeGrouped() {
-		c.bucket = "r.hour"
+		c.bucket = hour
 	}
 	b.selectList(q, c)
-	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
-	if f := q.Filters; len(f.IntegrationIDs) > 0 {
+	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = ", strconv.Itoa(rollupLevel(q)),
+		" AND ", hour, " >= ", b.arg(from), " AND ", hour, " < ", b.arg(to))
+	switch {
+	case byDest || !q.Need.Conversions:
+		b.w(" AND r.destination_id <> ''")
+	case !q.Need.Deliveries:
+		b.w(" AND r.destination_id = ''")
+	}
+	f := q.Filters
+	if len(f.IntegrationIDs) > 0 {
 		b.w(" AND ", b.in("r.integration_id", f.IntegrationIDs))
 	}
-	if f := q.Filters; len(f.EventNames) > 0 {
+	if len(f.EventNames) > 0 {
 		b.w(" AND ", b.in("r.event_name", f.EventNames))
+	}
+	if len(f.PropertyIDs) > 0 {
+		b.w(" AND ", b.in("r.property_id", f.PropertyIDs))
+	}
+	for _, x := range []struct {
+		col    string
+		values []string
+	}{{"r.utm_source", f.UTMSources}, {"r.utm_medium", f.UTMMediums}, {"r.utm_campaign", f.UTMCampaigns}} {
+		if len(x.values) > 0 {
+			b.w(" AND ", b.in(x.col, x.values))
+		}
 	}
 	b.groupBy(q, true)
 	return b.done()
@@ -442,7 +537,7 @@ func conversionRollupStmt(q *Query, d string, from, to int64) stmt {
 // deliveryStmt counts the deliveries of the conversions in the spans,
 // placed in time by their conversion. With withConversions (a report by
 // DESTINATION), it also counts the conversions each destination was sent.
-func deliveryStmt(q *Query, d string, spans []span, withConversions bool) stmt {
+func deliveryStmt(q *Query, d string, spans []span, received receivedBound, withConversions bool) stmt {
 	b := &builder{dialect: d}
 	dims := conversionDims(b)
 	dims[Destination] = "d.destination_id"
@@ -457,7 +552,7 @@ func deliveryStmt(q *Query, d string, spans []span, withConversions bool) stmt {
 	b.selectList(q, c)
 	acc := b.arg(q.AccountID)
 	b.w(" FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id")
-	conversionWhere(b, q, spans)
+	conversionWhere(b, q, spans, received)
 	b.w(" AND d.account_id = ", acc)
 	b.groupBy(q, withConversions)
 	return b.done()
