@@ -32,12 +32,15 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/privacy"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/groupcommit"
 	"github.com/clickback/clickback/integration"
+	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/postback"
 	"github.com/clickback/clickback/ratelimit"
 	"github.com/clickback/clickback/viewer"
@@ -141,6 +144,17 @@ func New(d Deps) *Collector {
 		rejects:  newRejectCounter(d.DB.Ent, d.Logger),
 		now:      time.Now,
 	}
+	if d.DB.Pool != nil {
+		// An insert-only client (no pool, no workers) puts the match jobs
+		// in the batch's pgx transaction.
+		if rc, err := river.NewClient(riverpgxv5.New(nil), &river.Config{}); err == nil {
+			w.pgRiver = rc
+			c.committer = groupcommit.NewPgx(d.DB.Pool, w.writePgx, opts.Batch)
+			return c
+		} else if d.Logger != nil {
+			d.Logger.Warn("collect: no River client for pgx; writing through database/sql", "err", err)
+		}
+	}
 	c.committer = groupcommit.New(d.DB.Ent, func(ctx context.Context, tx *ent.Tx, items []*item) error {
 		return w.write(ctx, tx.SQLTx(), items)
 	}, opts.Batch)
@@ -183,15 +197,18 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ip, _, _ = net.SplitHostPort(r.RemoteAddr)
 	}
 	if ok, wait := c.ipLimit.Reserve(ip); !ok {
+		metrics.Postbacks.Inc(outcomeRejected)
 		tooMany(w, wait, "too many postbacks from this address")
 		return
 	}
 	key := cacheKey{accountKey: r.PathValue(PathAccountKey), slug: r.PathValue(PathSlug)}
 	if len(key.accountKey) > 64 || len(key.slug) > 64 {
+		metrics.Postbacks.Inc(outcomeNotFound)
 		answerError(w, http.StatusNotFound, "", "unknown account or integration")
 		return
 	}
 	if ok, wait := c.accLimit.Reserve(key.accountKey); !ok {
+		metrics.Postbacks.Inc(outcomeRejected)
 		tooMany(w, wait, "too many postbacks for this account")
 		return
 	}
@@ -204,22 +221,26 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.integration == nil {
 		c.logger.InfoContext(ctx, "postback for unknown account or integration", "known_account", t.accountID != "")
+		metrics.Postbacks.Inc(outcomeNotFound)
 		answerError(w, http.StatusNotFound, "", "unknown account or integration")
 		return
 	}
 	it := t.integration
 	if !it.Enabled {
 		c.rejects.add(t.accountID, it.ID, now)
+		metrics.Postbacks.Inc(outcomeRejected)
 		answerError(w, http.StatusForbidden, "", "this integration is disabled")
 		return
 	}
 	if t.denyAll || !t.allow.Allows(ip) {
 		c.rejects.add(t.accountID, it.ID, now)
+		metrics.Postbacks.Inc(outcomeRejected)
 		answerError(w, http.StatusForbidden, "", "postbacks from this address are not allowed for this integration")
 		return
 	}
 	if !integration.SecretOK(it.Secret, it.PreviousSecret, it.PreviousSecretExpiresAt, postback.QuerySecret(r.URL.RawQuery), now) {
 		c.rejects.add(t.accountID, it.ID, now)
+		metrics.Postbacks.Inc(outcomeUnauthorized)
 		answerError(w, http.StatusUnauthorized, "", "missing or wrong secret: copy the postback URL again from clickback")
 		return
 	}
@@ -269,17 +290,42 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := c.committer.Submit(ctx, item); err != nil {
 		if ctx.Err() != nil {
-			return // the network left; the item is written all the same
+			return // the network left; the item is written all the same (and not counted)
 		}
 		c.logger.ErrorContext(ctx, "storing postback failed", "err", err)
 		answerError(w, http.StatusServiceUnavailable, "", "the postback could not be stored; retry later")
 		return
 	}
+	metrics.Postbacks.Inc(item.outcome())
 	if code != http.StatusOK {
 		answerError(w, code, item.id, fmt.Sprintf("%s: %s", item.status, item.reason))
 		return
 	}
 	answerOK(w, t.successBody, item)
+}
+
+// Outcomes of a postback, the label of metrics.Postbacks (see metrics).
+const (
+	outcomeAccepted       = "accepted"
+	outcomeDuplicate      = "duplicate"
+	outcomeInvalid        = "invalid"
+	outcomeMissingClickID = "missing_click_id"
+	outcomeRejected       = "rejected" // rate limited, disabled, address not allowed
+	outcomeUnauthorized   = "unauthorized"
+	outcomeNotFound       = "not_found"
+)
+
+// outcome is the metrics label of a stored item.
+func (it *item) outcome() string {
+	switch {
+	case it.duplicate:
+		return outcomeDuplicate
+	case it.status == conversion.StatusMISSING_CLICK_ID:
+		return outcomeMissingClickID
+	case it.status == conversion.StatusINVALID:
+		return outcomeInvalid
+	}
+	return outcomeAccepted
 }
 
 // readBody reads the request body into buf, up to MaxBodyBytes. A larger

@@ -122,6 +122,9 @@ func TestDatabaseDown(t *testing.T) {
 		code, _ := b.get(t, "c1", "t1")
 		require.Equal(t, http.StatusOK, code)
 		require.NoError(t, b.db.SQL.Close())
+		if b.db.Pool != nil {
+			b.db.Pool.Close() // PostgreSQL batches go through the pgx pool
+		}
 		code, body := b.get(t, "c2", "t2")
 		require.Equal(t, http.StatusServiceUnavailable, code, body)
 	})

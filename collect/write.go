@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/ent/conversion"
@@ -213,6 +214,9 @@ func (it *item) values() []any {
 type writer struct {
 	dialect string
 	river   *river.Client[*sql.Tx]
+	// pgRiver inserts jobs in pgx transactions (writePgx): an insert-only
+	// client, no workers; the jobs are worked by the process's River.
+	pgRiver *river.Client[pgx.Tx]
 }
 
 // write stores items in tx: one INSERT … ON CONFLICT DO NOTHING RETURNING
@@ -230,8 +234,52 @@ func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
 	if err != nil {
 		return err
 	}
-	var dups []*item
-	var jobArgs []river.InsertManyParams
+	dups, jobArgs := settle(items, inserted)
+	if len(dups) > 0 {
+		if _, err := w.insert(ctx, tx, dups, false); err != nil {
+			return err
+		}
+	}
+	if len(jobArgs) > 0 {
+		if _, err := w.river.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// writePgx is write on PostgreSQL, in a pgx transaction: the rows travel
+// as one binary array per column (pgInsert), the jobs through River's pgx
+// driver. Through database/sql, River's driver encoded its job rows as
+// text arrays that pgx parsed back and re-encoded, which cost more CPU than
+// the conversions themselves; and a multi-row INSERT had a different text,
+// to parse and plan, for every batch size.
+func (w *writer) writePgx(ctx context.Context, tx pgx.Tx, items []*item) error {
+	inserted, err := pgInsert(ctx, tx, items, true)
+	if err != nil {
+		return err
+	}
+	dups, jobArgs := settle(items, inserted)
+	if len(dups) > 0 {
+		if _, err := pgInsert(ctx, tx, dups, false); err != nil {
+			return err
+		}
+	}
+	if len(jobArgs) > 0 {
+		if _, err := w.pgRiver.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+	}
+	return nil
+}
+
+// settle sorts out the items after the first insert: a RECEIVED item whose
+// id was not inserted lost its dedup key to an earlier conversion and
+// becomes a DUPLICATE under a new id (returned, for the second insert);
+// it returns the jobs to insert: one match job for the new RECEIVED
+// conversions, and a status job per duplicate that carries a network
+// status.
+func settle(items []*item, inserted map[string]bool) (dups []*item, jobArgs []river.InsertManyParams) {
 	var match jobs.MatchBatchArgs
 	for _, it := range items {
 		if it.dedupKey != "" && !inserted[it.id] {
@@ -256,17 +304,7 @@ func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
 	if len(match.Conversions) > 0 {
 		jobArgs = append(jobArgs, river.InsertManyParams{Args: match})
 	}
-	if len(dups) > 0 {
-		if _, err := w.insert(ctx, tx, dups, false); err != nil {
-			return err
-		}
-	}
-	if len(jobArgs) > 0 {
-		if _, err := w.river.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
-			return fmt.Errorf("insert jobs: %w", err)
-		}
-	}
-	return nil
+	return dups, jobArgs
 }
 
 // insert writes items in one statement and returns the ids it inserted.
@@ -301,6 +339,68 @@ func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConfli
 		return nil, fmt.Errorf("insert conversions: %w", err)
 	}
 	return inserted, nil
+}
+
+// pgInsertSQL is the conversions insert on PostgreSQL: one array per
+// column, spread into rows by unnest, so that its text is the same whatever
+// the number of rows and pgx prepares it once per connection. The columns
+// are those of columns, in order.
+var pgInsertSQL = `INSERT INTO "conversions" (` + `"` + strings.Join(columns, `", "`) + `"` + `) ` +
+	`SELECT id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs::jsonb, raw, reason, ip, test, at, at ` +
+	`FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], ` +
+	`$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::boolean[], $20::timestamptz[]) ` +
+	`AS u(id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs, raw, reason, ip, test, at)`
+
+// pgInsert is insert on a pgx transaction.
+func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (map[string]bool, error) {
+	n := len(items)
+	ids, accs, ints, statuses, kinds, events, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	amounts := make([]int64, n)
+	clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	tests := make([]bool, n)
+	at := make([]time.Time, n)
+	for i, it := range items {
+		ids[i], accs[i], ints[i] = it.id, it.accountID, it.integrationID
+		statuses[i], kinds[i], events[i], curs[i] = string(it.status), string(it.kind), it.eventName, it.currency
+		amounts[i] = it.amountMicros
+		clicks[i], txns[i], dedups[i], nstatuses[i] = ptr(it.clickID), ptr(it.transactionID), ptr(it.dedupKey), ptr(it.networkStatus)
+		exts[i], emails[i], raws[i], reasons[i], ips[i] = ptr(it.externalID), ptr(it.emailSHA256), ptr(it.rawRequest), ptr(it.reason), ptr(it.sourceIP)
+		if len(it.attributes) > 0 {
+			s := string(it.attributes)
+			attrs[i] = &s
+		}
+		tests[i], at[i] = it.test, it.receivedAt
+	}
+	q := pgInsertSQL
+	if onConflict {
+		q += ` ON CONFLICT ("account_id", "integration_id", "dedup_key") DO NOTHING`
+	}
+	rows, err := tx.Query(ctx, q+` RETURNING "id"`, ids, accs, ints, statuses, kinds, events, amounts, curs,
+		clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips, tests, at)
+	if err != nil {
+		return nil, fmt.Errorf("insert conversions: %w", err)
+	}
+	defer rows.Close()
+	inserted := make(map[string]bool, n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read inserted conversions: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert conversions: %w", err)
+	}
+	return inserted, nil
+}
+
+// ptr is nil for an empty string: NULL, as ent writes absent values.
+func ptr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func nullable(s string) any {

@@ -18,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/viewer"
 )
@@ -30,6 +33,10 @@ var ErrClosed = errors.New("committer is closed")
 // It runs as the system viewer of every account; items carry their own
 // account ids.
 type WriteFunc[T any] func(ctx context.Context, tx *ent.Tx, items []T) error
+
+// PgxWriteFunc is WriteFunc for a committer over a pgx pool (NewPgx): the
+// rows go through pgx directly (COPY, binary arrays, River's pgx driver).
+type PgxWriteFunc[T any] func(ctx context.Context, tx pgx.Tx, items []T) error
 
 // Options tune a committer.
 type Options struct {
@@ -67,10 +74,10 @@ type pending[T any] struct {
 // Committer batches items into transactions. Create it with New, stop it
 // with Close.
 type Committer[T any] struct {
-	client *ent.Client
-	write  WriteFunc[T]
-	opts   Options
-	queue  chan *pending[T]
+	// tx writes items in one transaction and commits it.
+	tx    func(ctx context.Context, items []T) error
+	opts  Options
+	queue chan *pending[T]
 
 	mu     sync.RWMutex
 	closed bool
@@ -79,12 +86,61 @@ type Committer[T any] struct {
 
 // New starts a committer writing through client with write.
 func New[T any](client *ent.Client, write WriteFunc[T], opts Options) *Committer[T] {
+	return start(func(ctx context.Context, items []T) (err error) {
+		tx, err := client.Tx(ctx)
+		if err != nil {
+			return fmt.Errorf("begin batch: %w", err)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				_ = tx.Rollback()
+				err = fmt.Errorf("write batch panicked: %v", p)
+			}
+		}()
+		if err := write(ctx, tx, items); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit batch: %w", err)
+		}
+		return nil
+	}, opts)
+}
+
+// NewPgx starts a committer writing through a pgx pool with write: the
+// same batching and promises as New, with pgx's own transaction, so that
+// write can use COPY and pgx's binary encoding, which database/sql does not
+// offer.
+func NewPgx[T any](pool *pgxpool.Pool, write PgxWriteFunc[T], opts Options) *Committer[T] {
+	return start(func(ctx context.Context, items []T) (err error) {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin batch: %w", err)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				_ = tx.Rollback(context.WithoutCancel(ctx))
+				err = fmt.Errorf("write batch panicked: %v", p)
+			}
+		}()
+		if err := write(ctx, tx, items); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit batch: %w", err)
+		}
+		return nil
+	}, opts)
+}
+
+func start[T any](tx func(ctx context.Context, items []T) error, opts Options) *Committer[T] {
 	opts.defaults()
 	c := &Committer[T]{
-		client: client,
-		write:  write,
-		opts:   opts,
-		queue:  make(chan *pending[T], opts.MaxBatch*opts.Writers*4),
+		tx:    tx,
+		opts:  opts,
+		queue: make(chan *pending[T], opts.MaxBatch*opts.Writers*4),
 	}
 	for range opts.Writers {
 		c.wg.Add(1)
@@ -188,7 +244,7 @@ func (c *Committer[T]) commit(batch []*pending[T]) {
 	for i, p := range batch {
 		items[i] = p.item
 	}
-	err := c.tx(items)
+	err := c.write(items)
 	if err == nil || len(batch) == 1 {
 		for _, p := range batch {
 			p.done <- err
@@ -197,29 +253,14 @@ func (c *Committer[T]) commit(batch []*pending[T]) {
 	}
 	// One bad item must not fail the others: write each alone.
 	for i, p := range batch {
-		p.done <- c.tx(items[i : i+1])
+		p.done <- c.write(items[i : i+1])
 	}
 }
 
-func (c *Committer[T]) tx(items []T) (err error) {
+// write runs one batch's transaction as the system viewer, bounded by
+// Options.Timeout.
+func (c *Committer[T]) write(items []T) error {
 	ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background(), ""), c.opts.Timeout)
 	defer cancel()
-	tx, err := c.client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin batch: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			err = fmt.Errorf("write batch panicked: %v", p)
-		}
-	}()
-	if err := c.write(ctx, tx, items); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit batch: %w", err)
-	}
-	return nil
+	return c.tx(ctx, items)
 }

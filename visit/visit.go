@@ -32,6 +32,7 @@ import (
 	"github.com/clickback/clickback/ent/schema/pulid"
 	"github.com/clickback/clickback/ent/trackevent"
 	"github.com/clickback/clickback/groupcommit"
+	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/tag"
 )
 
@@ -92,7 +93,33 @@ func (r *Recorder) Record(ctx context.Context, b *Batch) error {
 	if len(b.Events) == 0 {
 		return nil
 	}
-	return r.c.Submit(ctx, b)
+	if err := r.c.Submit(ctx, b); err != nil {
+		return err
+	}
+	countEvents(b.Events)
+	return nil
+}
+
+// countEvents adds the TrackEvents of a committed batch to
+// metrics.TagEvents, by class: PageView, OutboundClick or custom.
+func countEvents(events []tag.Event) {
+	var pv, oc, custom float64
+	for i := range events {
+		if events[i].ClickID == "" {
+			continue // not stored (see rows)
+		}
+		switch events[i].Type {
+		case tag.PageView:
+			pv++
+		case tag.OutboundClick:
+			oc++
+		case tag.Custom:
+			custom++
+		}
+	}
+	metrics.TagEvents.Add(pv, "PageView")
+	metrics.TagEvents.Add(oc, "OutboundClick")
+	metrics.TagEvents.Add(custom, "custom")
 }
 
 // Close writes what is queued and stops the recorder. Record fails with
