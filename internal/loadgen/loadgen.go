@@ -88,98 +88,149 @@ func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
 	if cfg.Duration <= 0 && cfg.Requests <= 0 {
 		cfg.Duration = 10 * time.Second
 	}
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        cfg.Concurrency * 2,
-			MaxIdleConnsPerHost: cfg.Concurrency * 2,
-			IdleConnTimeout:     time.Minute,
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        cfg.Concurrency * 2,
+		MaxIdleConnsPerHost: cfg.Concurrency * 2,
+		IdleConnTimeout:     time.Minute,
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: transport}
+	defer client.CloseIdleConnections()
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	r := runner{
+		concurrency: cfg.Concurrency, duration: cfg.Duration, rate: cfg.Rate, units: cfg.Requests,
+		client: func(int) *http.Client { return client },
+		unit: func(ctx context.Context, w *worker, n int64, due time.Time) bool {
+			id := run + "-" + strconv.FormatInt(n, 36)
+			u := strings.Replace(strings.Replace(cfg.URL, "{click_id}", "c"+id, 1), "{transaction_id}", "t"+id, 1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			if err != nil {
+				w.fail(err)
+				return false
+			}
+			if w.send(req, due) && cfg.Keep {
+				w.acked = append(w.acked, "t"+id)
+			}
+			return true
 		},
 	}
-	defer client.CloseIdleConnections()
-	if cfg.Duration > 0 {
+	res, _ := r.run(ctx)
+	return res, nil
+}
+
+// runner is the loop both loads share: concurrency workers taking
+// numbered units of work (a postback; a visit's requests) flat out or
+// paced at rate units per second, for duration or until a unit reports
+// that the run is complete; then the workers' tallies summed.
+type runner struct {
+	concurrency int
+	duration    time.Duration
+	rate        float64
+	// units, when positive, ends the run after that many units.
+	units int64
+	// client returns worker w's HTTP client.
+	client func(w int) *http.Client
+	// unit sends unit n (from 1), due at due, through w; it returns false
+	// when the worker is to stop.
+	unit func(ctx context.Context, w *worker, n int64, due time.Time) bool
+}
+
+// worker is one worker's tally.
+type worker struct {
+	client                  *http.Client
+	lat                     []time.Duration
+	codes                   map[int]int64
+	sent, ok, refused, errs int64
+	firstErr                string
+	acked                   []string // transaction ids (collect)
+	events, visits          int64    // acknowledged (tag)
+}
+
+// fail records a request that got no answer.
+func (w *worker) fail(err error) {
+	w.errs++
+	if w.firstErr == "" {
+		w.firstErr = err.Error()
+	}
+}
+
+// send does req and records its answer and its latency from t0; it
+// reports whether the answer was 2xx.
+func (w *worker) send(req *http.Request, t0 time.Time) bool {
+	resp, err := w.client.Do(req)
+	d := time.Since(t0)
+	w.sent++
+	if err != nil {
+		w.fail(err)
+		return false
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	w.codes[resp.StatusCode]++
+	w.lat = append(w.lat, d)
+	if resp.StatusCode/100 == 2 {
+		w.ok++
+		return true
+	}
+	w.refused++
+	if w.firstErr == "" {
+		w.firstErr = fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+	return false
+}
+
+// run runs the load and returns the summed Result and every worker's
+// tally.
+func (r runner) run(ctx context.Context) (Result, []*worker) {
+	if r.concurrency <= 0 {
+		r.concurrency = 64
+	}
+	if r.duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		ctx, cancel = context.WithTimeout(ctx, r.duration)
 		defer cancel()
 	}
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Requests already sent finish after the run's end: their answers count.
+	reqCtx := context.WithoutCancel(ctx)
 	var seq atomic.Int64
-	var mu sync.Mutex
-	res := Result{Codes: map[int]int64{}}
-	var all []time.Duration
+	workers := make([]*worker, r.concurrency)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			var acked []string
-			codes := map[int]int64{}
-			var sent, ok, refused, errs int64
-			var firstErr string
+	for i := range workers {
+		w := &worker{client: r.client(i), codes: map[int]int64{}}
+		workers[i] = w
+		wg.Go(func() {
 			for ctx.Err() == nil {
 				n := seq.Add(1)
-				if cfg.Requests > 0 && n > cfg.Requests {
-					break
-				}
-				t0, due := pace(ctx, start, cfg.Rate, n-1)
-				if !due {
-					break
-				}
-				id := run + "-" + strconv.FormatInt(n, 36)
-				u := strings.Replace(strings.Replace(cfg.URL, "{click_id}", "c"+id, 1), "{transaction_id}", "t"+id, 1)
-				req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, u, nil)
-				if err != nil {
+				if r.units > 0 && n > r.units {
 					return
 				}
-				resp, err := client.Do(req)
-				d := time.Since(t0)
-				sent++
-				if err != nil {
-					errs++
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-					continue
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-				codes[resp.StatusCode]++
-				lat = append(lat, d)
-				if resp.StatusCode/100 == 2 {
-					ok++
-					if cfg.Keep {
-						acked = append(acked, "t"+id)
-					}
-				} else {
-					refused++
-					if firstErr == "" {
-						firstErr = fmt.Sprintf("%d %s", resp.StatusCode, body)
-					}
+				due, onTime := pace(ctx, start, r.rate, n-1)
+				if !onTime || !r.unit(reqCtx, w, n, due) {
+					return
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.Sent += sent
-			res.Acked += ok
-			res.Refused += refused
-			res.Errors += errs
-			for c, k := range codes {
-				res.Codes[c] += k
-			}
-			all = append(all, lat...)
-			res.AckedTransactions = append(res.AckedTransactions, acked...)
-			if res.FirstError == "" {
-				res.FirstError = firstErr
-			}
-		}()
+		})
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
+	res := Result{Codes: map[int]int64{}, Elapsed: time.Since(start)}
+	var all []time.Duration
+	for _, w := range workers {
+		res.Sent += w.sent
+		res.Acked += w.ok
+		res.Refused += w.refused
+		res.Errors += w.errs
+		for c, k := range w.codes {
+			res.Codes[c] += k
+		}
+		all = append(all, w.lat...)
+		res.AckedTransactions = append(res.AckedTransactions, w.acked...)
+		if res.FirstError == "" {
+			res.FirstError = w.firstErr
+		}
+	}
 	res.percentiles(all)
-	return res, nil
+	return res, workers
 }
 
 // percentiles sets the latency figures from all the latencies measured.

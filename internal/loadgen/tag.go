@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -88,102 +85,53 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() && ip.To4() != nil {
 		loopback = true
 	}
-	if cfg.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
-		defer cancel()
-	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	var seq atomic.Int64
-	var mu sync.Mutex
-	res := TagResult{Result: Result{Codes: map[int]int64{}}}
-	var all []time.Duration
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range cfg.Concurrency {
-		dialer := &net.Dialer{Timeout: 5 * time.Second}
-		if loopback {
-			dialer.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(w>>16), byte(w>>8), byte(2+w%250))}
-		}
-		client := &http.Client{
-			Timeout:   30 * time.Second,
-			Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
-		}
-		wg.Go(func() {
-			defer client.CloseIdleConnections()
-			var lat []time.Duration
-			codes := map[int]int64{}
-			var sent, ok, refused, errs, events, visits int64
-			var firstErr string
-		visits:
-			for ctx.Err() == nil {
-				n := seq.Add(1)
-				due, onTime := pace(ctx, start, cfg.Rate/2, n-1)
-				if !onTime {
-					break
+	r := runner{
+		concurrency: cfg.Concurrency, duration: cfg.Duration, rate: cfg.Rate / 2, units: (cfg.Requests + 1) / 2,
+		client: func(w int) *http.Client {
+			dialer := &net.Dialer{Timeout: 5 * time.Second}
+			if loopback {
+				dialer.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(w>>16), byte(w>>8), byte(2+w%250))}
+			}
+			return &http.Client{
+				Timeout:   30 * time.Second,
+				Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
+			}
+		},
+		unit: func(ctx context.Context, w *worker, n int64, due time.Time) bool {
+			bodies, counts := tagVisit("cb_" + run + "_" + strconv.FormatInt(n, 36))
+			for i, body := range bodies {
+				if cfg.Requests > 0 && n*2-1+int64(i) > cfg.Requests {
+					return false
 				}
-				bodies, counts := tagVisit("cb_" + run + "_" + strconv.FormatInt(n, 36))
-				for i, body := range bodies {
-					if cfg.Requests > 0 && n*2-1+int64(i) > cfg.Requests {
-						break visits
-					}
-					t0 := time.Now()
-					if i == 0 && cfg.Rate > 0 {
-						t0 = due
-					}
-					req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, cfg.URL, bytes.NewReader(body))
-					if err != nil {
-						return
-					}
-					req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-					req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-					resp, err := client.Do(req)
-					d := time.Since(t0)
-					sent++
-					if err != nil {
-						errs++
-						if firstErr == "" {
-							firstErr = err.Error()
-						}
-						continue visits
-					}
-					msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-					resp.Body.Close()
-					codes[resp.StatusCode]++
-					lat = append(lat, d)
-					if resp.StatusCode/100 != 2 {
-						refused++
-						if firstErr == "" {
-							firstErr = fmt.Sprintf("%d %s", resp.StatusCode, msg)
-						}
-						continue visits
-					}
-					ok++
-					events += counts[i]
-					if i == 0 {
-						visits++
-					}
+				t0 := time.Now()
+				if i == 0 && cfg.Rate > 0 {
+					t0 = due
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
+				if err != nil {
+					w.fail(err)
+					return false
+				}
+				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+				if !w.send(req, t0) {
+					return true // the visit ends; the next one starts
+				}
+				w.events += counts[i]
+				if i == 0 {
+					w.visits++
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.Sent += sent
-			res.Acked += ok
-			res.Refused += refused
-			res.Errors += errs
-			res.Events += events
-			res.Visits += visits
-			for c, k := range codes {
-				res.Codes[c] += k
-			}
-			all = append(all, lat...)
-			if res.FirstError == "" {
-				res.FirstError = firstErr
-			}
-		})
+			return true
+		},
 	}
-	wg.Wait()
-	res.Elapsed = time.Since(start)
-	res.percentiles(all)
-	return res, nil
+	res, workers := r.run(ctx)
+	out := TagResult{Result: res}
+	for _, w := range workers {
+		w.client.CloseIdleConnections()
+		out.Events += w.events
+		out.Visits += w.visits
+	}
+	return out, nil
 }
