@@ -35,6 +35,12 @@ type traffic struct {
 	pbSent  []string // transaction ids of every postback sent
 	pbAck   []string // transaction ids of acknowledged postbacks
 	codes   map[string]int
+
+	// observe, when set before start, is told of every answer: what
+	// ("tag" or "postback"), when the request was sent and answered, and
+	// the status (0: none came). Fault tests use it to judge the answers
+	// given while a fault lasted.
+	observe func(what string, sent, answered time.Time, code int)
 }
 
 func newTraffic(tn tenant, bases ...string) *traffic {
@@ -88,15 +94,19 @@ func (tr *traffic) visit(client *http.Client, n int64) {
 	body := fmt.Sprintf(`{"v":1,"events":[{"t":"pv","c":"%[1]s","ts":1732500000000,"u":"https://shop.example/landing?gclid=G%[1]s","r":"https://www.google.com/","utm_source":"google","gclid":"G%[1]s"},{"t":"tr","c":"%[1]s","ts":1732500001000,"u":"https://shop.example/offer","n":"ViewContent"}]}`, click)
 	base := tr.base(n)
 	tr.sent(&tr.tagSent, click)
+	start := time.Now()
 	code := tr.send(client, http.MethodPost, base+tr.tag, body)
-	tr.answered(&tr.tagAck, click, "tag", code)
+	tr.answered(&tr.tagAck, click, "tag", code, start)
 	txn := "t" + click
 	u := strings.NewReplacer("{click_id}", url.QueryEscape(click), "{transaction_id}", url.QueryEscape(txn), "{payout}", "12.50").Replace(tr.postback)
 	tr.sent(&tr.pbSent, txn)
+	start = time.Now()
 	code = tr.send(client, http.MethodGet, base+u, "")
-	tr.answered(&tr.pbAck, txn, "postback", code)
-	if code == 0 {
-		time.Sleep(20 * time.Millisecond) // the node is down: do not spin
+	tr.answered(&tr.pbAck, txn, "postback", code, start)
+	if code == 0 || code >= 500 {
+		// The node or its database is down: back off as a network's
+		// retry would, rather than spin into the tag's rate limit.
+		time.Sleep(25 * time.Millisecond)
 	}
 }
 
@@ -106,8 +116,12 @@ func (tr *traffic) sent(list *[]string, id string) {
 	*list = append(*list, id)
 }
 
-// answered notes the answer to a request; 2xx acknowledges it, 0 is none.
-func (tr *traffic) answered(acked *[]string, id, what string, code int) {
+// answered notes the answer to a request sent at start; 2xx acknowledges
+// it, 0 is none.
+func (tr *traffic) answered(acked *[]string, id, what string, code int, start time.Time) {
+	if tr.observe != nil {
+		tr.observe(what, start, time.Now(), code)
+	}
 	tr.recMu.Lock()
 	defer tr.recMu.Unlock()
 	tr.codes[what+" "+strconv.Itoa(code)]++

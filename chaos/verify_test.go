@@ -78,15 +78,15 @@ func waitJobsDone(t *testing.T, s store, within time.Duration) time.Duration {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	rows, err := db.SQL.QueryContext(context.Background(), `SELECT kind, state, attempt, CAST(args AS TEXT), CAST(errors AS TEXT) FROM river_job WHERE kind IN `+backgroundKinds+` AND state <> 'completed' LIMIT 5`)
+	rows, err := db.SQL.QueryContext(context.Background(), `SELECT kind, state, attempt, CAST(scheduled_at AS TEXT), CAST(args AS TEXT), CAST(errors AS TEXT) FROM river_job WHERE kind IN `+backgroundKinds+` AND state <> 'completed' LIMIT 5`)
 	require.NoError(t, err)
 	defer rows.Close()
 	for rows.Next() {
-		var kind, state string
+		var kind, state, at string
 		var attempt int
 		var args, errs sql.NullString
-		require.NoError(t, rows.Scan(&kind, &state, &attempt, &args, &errs))
-		t.Logf("unfinished %s job, %s, attempt %d, args %s, errors %.2000s", kind, state, attempt, args.String, errs.String)
+		require.NoError(t, rows.Scan(&kind, &state, &attempt, &at, &args, &errs))
+		t.Logf("unfinished %s job, %s (at %s), attempt %d, args %s, errors %.2000s", kind, state, at, attempt, args.String, errs.String)
 	}
 	t.Fatalf("conversion jobs not finished %s after the restart: %v", within, left)
 	return 0
