@@ -223,6 +223,30 @@ func ParseBatch(body []byte) (Batch, error) {
 	if !utf8.Valid(body) {
 		return Batch{}, ErrInvalidUTF8
 	}
+	// One pass decodes a well-formed batch; a batch it fails on is decoded
+	// again event by event (checkedBatch), to name the event at fault.
+	var fast struct {
+		V      json.RawMessage `json:"v"`
+		Events []wireEvent     `json:"events"`
+	}
+	if err := json.Unmarshal(body, &fast); err == nil && string(fast.V) == "1" && len(fast.Events) > 0 && len(fast.Events) <= MaxEvents {
+		events := make([]Event, len(fast.Events))
+		for i := range fast.Events {
+			e, err := validEvent(i, &fast.Events[i])
+			if err != nil {
+				return Batch{}, err
+			}
+			events[i] = e
+		}
+		return Batch{Events: events}, nil
+	}
+	return checkedBatch(body)
+}
+
+// checkedBatch is ParseBatch for a body the one pass failed on: the
+// envelope first, then each event on its own, so that the error says which
+// event and field were wrong.
+func checkedBatch(body []byte) (Batch, error) {
 	var wb struct {
 		V      json.RawMessage   `json:"v"`
 		Events []json.RawMessage `json:"events"`
@@ -259,6 +283,11 @@ func parseEvent(i int, raw json.RawMessage) (Event, error) {
 		}
 		return Event{}, &FieldError{Event: i, Reason: "not a JSON object"}
 	}
+	return validEvent(i, &w)
+}
+
+// validEvent validates event i as sent and turns it into an Event.
+func validEvent(i int, w *wireEvent) (Event, error) {
 	typ, ok := wireTypes[w.T]
 	if !ok {
 		return Event{}, &FieldError{Event: i, Field: "t", Reason: "must be one of pv, oc, tr, id, er"}

@@ -253,6 +253,12 @@ func FuzzParseBatch(f *testing.F) {
 	f.Add([]byte(`{"v":1,"events":[{"t":"tr","n":"a","c":"x","p":{"k":null}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := ParseBatch(body)
+		if len(body) <= MaxBodyBytes && utf8.Valid(body) {
+			// The one-pass decoding and the event-by-event one agree.
+			cb, cerr := checkedBatch(body)
+			require.Equal(t, err, cerr)
+			require.Equal(t, b, cb)
+		}
 		if err != nil {
 			var fe *FieldError
 			if !errors.As(err, &fe) {
