@@ -30,6 +30,8 @@ type ClickRollup struct {
 	UtmCampaign string `json:"utm_campaign,omitempty"`
 	// Whether the rows are per landing page.
 	Pages bool `json:"pages,omitempty"`
+	// The length of the row's time bucket: 60, or 15 for the quarter-hour rows.
+	Minutes int `json:"minutes,omitempty"`
 	// LandingPage holds the value of the "landing_page" field.
 	LandingPage string `json:"landing_page,omitempty"`
 	// Clicks holds the value of the "clicks" field.
@@ -46,7 +48,7 @@ func (*ClickRollup) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case clickrollup.FieldPages:
 			values[i] = new(sql.NullBool)
-		case clickrollup.FieldHour, clickrollup.FieldClicks, clickrollup.FieldOutboundClicks:
+		case clickrollup.FieldHour, clickrollup.FieldMinutes, clickrollup.FieldClicks, clickrollup.FieldOutboundClicks:
 			values[i] = new(sql.NullInt64)
 		case clickrollup.FieldID, clickrollup.FieldAccountID, clickrollup.FieldPropertyID, clickrollup.FieldUtmSource, clickrollup.FieldUtmMedium, clickrollup.FieldUtmCampaign, clickrollup.FieldLandingPage:
 			values[i] = new(sql.NullString)
@@ -112,6 +114,12 @@ func (_m *ClickRollup) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field pages", values[i])
 			} else if value.Valid {
 				_m.Pages = value.Bool
+			}
+		case clickrollup.FieldMinutes:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field minutes", values[i])
+			} else if value.Valid {
+				_m.Minutes = int(value.Int64)
 			}
 		case clickrollup.FieldLandingPage:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -187,6 +195,9 @@ func (_m *ClickRollup) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("pages=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Pages))
+	builder.WriteString(", ")
+	builder.WriteString("minutes=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Minutes))
 	builder.WriteString(", ")
 	builder.WriteString("landing_page=")
 	builder.WriteString(_m.LandingPage)

@@ -96,6 +96,20 @@ func (_c *ClickRollupCreate) SetNillablePages(v *bool) *ClickRollupCreate {
 	return _c
 }
 
+// SetMinutes sets the "minutes" field.
+func (_c *ClickRollupCreate) SetMinutes(v int) *ClickRollupCreate {
+	_c.mutation.SetMinutes(v)
+	return _c
+}
+
+// SetNillableMinutes sets the "minutes" field if the given value is not nil.
+func (_c *ClickRollupCreate) SetNillableMinutes(v *int) *ClickRollupCreate {
+	if v != nil {
+		_c.SetMinutes(*v)
+	}
+	return _c
+}
+
 // SetLandingPage sets the "landing_page" field.
 func (_c *ClickRollupCreate) SetLandingPage(v string) *ClickRollupCreate {
 	_c.mutation.SetLandingPage(v)
@@ -205,6 +219,10 @@ func (_c *ClickRollupCreate) defaults() error {
 		v := clickrollup.DefaultPages
 		_c.mutation.SetPages(v)
 	}
+	if _, ok := _c.mutation.Minutes(); !ok {
+		v := clickrollup.DefaultMinutes
+		_c.mutation.SetMinutes(v)
+	}
 	if _, ok := _c.mutation.LandingPage(); !ok {
 		v := clickrollup.DefaultLandingPage
 		_c.mutation.SetLandingPage(v)
@@ -249,6 +267,9 @@ func (_c *ClickRollupCreate) check() error {
 	}
 	if _, ok := _c.mutation.Pages(); !ok {
 		return &ValidationError{Name: "pages", err: errors.New(`ent: missing required field "ClickRollup.pages"`)}
+	}
+	if _, ok := _c.mutation.Minutes(); !ok {
+		return &ValidationError{Name: "minutes", err: errors.New(`ent: missing required field "ClickRollup.minutes"`)}
 	}
 	if _, ok := _c.mutation.LandingPage(); !ok {
 		return &ValidationError{Name: "landing_page", err: errors.New(`ent: missing required field "ClickRollup.landing_page"`)}
@@ -327,6 +348,10 @@ func (_c *ClickRollupCreate) createSpec() (*ClickRollup, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Pages(); ok {
 		_spec.SetField(clickrollup.FieldPages, field.TypeBool, value)
 		_node.Pages = value
+	}
+	if value, ok := _c.mutation.Minutes(); ok {
+		_spec.SetField(clickrollup.FieldMinutes, field.TypeInt, value)
+		_node.Minutes = value
 	}
 	if value, ok := _c.mutation.LandingPage(); ok {
 		_spec.SetField(clickrollup.FieldLandingPage, field.TypeString, value)
@@ -429,6 +454,9 @@ func (u *ClickRollupUpsertOne) UpdateNewValues() *ClickRollupUpsertOne {
 		}
 		if _, exists := u.create.mutation.Pages(); exists {
 			s.SetIgnore(clickrollup.FieldPages)
+		}
+		if _, exists := u.create.mutation.Minutes(); exists {
+			s.SetIgnore(clickrollup.FieldMinutes)
 		}
 		if _, exists := u.create.mutation.LandingPage(); exists {
 			s.SetIgnore(clickrollup.FieldLandingPage)
@@ -673,6 +701,9 @@ func (u *ClickRollupUpsertBulk) UpdateNewValues() *ClickRollupUpsertBulk {
 			}
 			if _, exists := b.mutation.Pages(); exists {
 				s.SetIgnore(clickrollup.FieldPages)
+			}
+			if _, exists := b.mutation.Minutes(); exists {
+				s.SetIgnore(clickrollup.FieldMinutes)
 			}
 			if _, exists := b.mutation.LandingPage(); exists {
 				s.SetIgnore(clickrollup.FieldLandingPage)

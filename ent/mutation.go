@@ -6348,6 +6348,8 @@ type ClickRollupMutation struct {
 	utm_medium         *string
 	utm_campaign       *string
 	pages              *bool
+	minutes            *int
+	addminutes         *int
 	landing_page       *string
 	clicks             *int64
 	addclicks          *int64
@@ -6735,6 +6737,62 @@ func (m *ClickRollupMutation) ResetPages() {
 	m.pages = nil
 }
 
+// SetMinutes sets the "minutes" field.
+func (m *ClickRollupMutation) SetMinutes(i int) {
+	m.minutes = &i
+	m.addminutes = nil
+}
+
+// Minutes returns the value of the "minutes" field in the mutation.
+func (m *ClickRollupMutation) Minutes() (r int, exists bool) {
+	v := m.minutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinutes returns the old "minutes" field's value of the ClickRollup entity.
+// If the ClickRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ClickRollupMutation) OldMinutes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinutes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinutes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinutes: %w", err)
+	}
+	return oldValue.Minutes, nil
+}
+
+// AddMinutes adds i to the "minutes" field.
+func (m *ClickRollupMutation) AddMinutes(i int) {
+	if m.addminutes != nil {
+		*m.addminutes += i
+	} else {
+		m.addminutes = &i
+	}
+}
+
+// AddedMinutes returns the value that was added to the "minutes" field in this mutation.
+func (m *ClickRollupMutation) AddedMinutes() (r int, exists bool) {
+	v := m.addminutes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinutes resets all changes to the "minutes" field.
+func (m *ClickRollupMutation) ResetMinutes() {
+	m.minutes = nil
+	m.addminutes = nil
+}
+
 // SetLandingPage sets the "landing_page" field.
 func (m *ClickRollupMutation) SetLandingPage(s string) {
 	m.landing_page = &s
@@ -6917,7 +6975,7 @@ func (m *ClickRollupMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ClickRollupMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.account_id != nil {
 		fields = append(fields, clickrollup.FieldAccountID)
 	}
@@ -6938,6 +6996,9 @@ func (m *ClickRollupMutation) Fields() []string {
 	}
 	if m.pages != nil {
 		fields = append(fields, clickrollup.FieldPages)
+	}
+	if m.minutes != nil {
+		fields = append(fields, clickrollup.FieldMinutes)
 	}
 	if m.landing_page != nil {
 		fields = append(fields, clickrollup.FieldLandingPage)
@@ -6970,6 +7031,8 @@ func (m *ClickRollupMutation) Field(name string) (ent.Value, bool) {
 		return m.UtmCampaign()
 	case clickrollup.FieldPages:
 		return m.Pages()
+	case clickrollup.FieldMinutes:
+		return m.Minutes()
 	case clickrollup.FieldLandingPage:
 		return m.LandingPage()
 	case clickrollup.FieldClicks:
@@ -6999,6 +7062,8 @@ func (m *ClickRollupMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldUtmCampaign(ctx)
 	case clickrollup.FieldPages:
 		return m.OldPages(ctx)
+	case clickrollup.FieldMinutes:
+		return m.OldMinutes(ctx)
 	case clickrollup.FieldLandingPage:
 		return m.OldLandingPage(ctx)
 	case clickrollup.FieldClicks:
@@ -7063,6 +7128,13 @@ func (m *ClickRollupMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPages(v)
 		return nil
+	case clickrollup.FieldMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinutes(v)
+		return nil
 	case clickrollup.FieldLandingPage:
 		v, ok := value.(string)
 		if !ok {
@@ -7095,6 +7167,9 @@ func (m *ClickRollupMutation) AddedFields() []string {
 	if m.addhour != nil {
 		fields = append(fields, clickrollup.FieldHour)
 	}
+	if m.addminutes != nil {
+		fields = append(fields, clickrollup.FieldMinutes)
+	}
 	if m.addclicks != nil {
 		fields = append(fields, clickrollup.FieldClicks)
 	}
@@ -7111,6 +7186,8 @@ func (m *ClickRollupMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case clickrollup.FieldHour:
 		return m.AddedHour()
+	case clickrollup.FieldMinutes:
+		return m.AddedMinutes()
 	case clickrollup.FieldClicks:
 		return m.AddedClicks()
 	case clickrollup.FieldOutboundClicks:
@@ -7130,6 +7207,13 @@ func (m *ClickRollupMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddHour(v)
+		return nil
+	case clickrollup.FieldMinutes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinutes(v)
 		return nil
 	case clickrollup.FieldClicks:
 		v, ok := value.(int64)
@@ -7192,6 +7276,9 @@ func (m *ClickRollupMutation) ResetField(name string) error {
 		return nil
 	case clickrollup.FieldPages:
 		m.ResetPages()
+		return nil
+	case clickrollup.FieldMinutes:
+		m.ResetMinutes()
 		return nil
 	case clickrollup.FieldLandingPage:
 		m.ResetLandingPage()

@@ -31,7 +31,7 @@ const (
 // the updated_at from which changed conversions and deliveries are looked
 // for.
 const (
-	stateName   = "report.v2"
+	stateName   = "report.v3"
 	changesName = stateName + ".changes"
 )
 
@@ -132,8 +132,9 @@ func rollupChunkTx(ctx context.Context, db DB, target int64) (int64, bool, error
 	from, to := time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
 	for _, acc := range accounts {
 		for _, s := range []stmt{
-			clickRollupInsert(db.Dialect, acc, from, to, true),
-			clickRollupInsert(db.Dialect, acc, from, to, false),
+			clickRollupInsert(db.Dialect, acc, from, to, clicksByPage),
+			clickRollupInsert(db.Dialect, acc, from, to, clicksByUTM),
+			clickRollupInsert(db.Dialect, acc, from, to, clicksByQuarter),
 		} {
 			if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
 				return 0, false, fmt.Errorf("rollup of account %s: %w", acc, err)
@@ -200,24 +201,38 @@ func newID(d, prefix string) string {
 	return "'" + prefix + "' || lower(hex(randomblob(16)))"
 }
 
-// clickRollupInsert rolls up the visits and outbound clicks of one account
-// in [from, to), per landing page or not; the hours must not be rolled up
+// The sets of click rollup rows (see schema.ClickRollup).
+const (
+	clicksByUTM     = iota // per hour, property and UTM
+	clicksByPage           // also per landing page
+	clicksByQuarter        // per quarter hour and property
+)
+
+// clickRollupInsert rolls up one set of rows of the visits and outbound
+// clicks of one account in [from, to); the hours must not be rolled up
 // already.
-func clickRollupInsert(d, accountID string, from, to time.Time, pages bool) stmt {
+func clickRollupInsert(d, accountID string, from, to time.Time, set int) stmt {
 	b := &builder{dialect: d}
 	acc := b.arg(accountID)
 	f, t := b.arg(from), b.arg(to)
 	page := func(col string) string { return b.page(col) }
-	if !pages {
+	if set != clicksByPage {
 		page = func(string) string { return "''" }
 	}
-	b.w("INSERT INTO click_rollups (id, account_id, hour, property_id, utm_source, utm_medium, utm_campaign, pages, landing_page, clicks, outbound_clicks)",
-		" SELECT ", newID(d, "rlc"), ", ", acc, ", x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, ", b.arg(pages), ", x.landing_page, sum(x.clicks), sum(x.outbound_clicks) FROM (",
-		"SELECT ", b.bucket(b.epoch("c.created_at"), rollupBucket), " AS hour, c.property_id, coalesce(c.utm_source, '') AS utm_source, coalesce(c.utm_medium, '') AS utm_medium,",
-		" coalesce(c.utm_campaign, '') AS utm_campaign, ", page("c.landing_page"), " AS landing_page, 1 AS clicks, 0 AS outbound_clicks",
+	utm := func(col string) string { return "coalesce(c." + col + ", '')" }
+	size, minutes := rollupBucket, "60"
+	if set == clicksByQuarter {
+		utm = func(string) string { return "''" }
+		size, minutes = rawBucket, "15"
+	}
+	b.w("INSERT INTO click_rollups (id, account_id, hour, property_id, utm_source, utm_medium, utm_campaign, pages, minutes, landing_page, clicks, outbound_clicks)",
+		" SELECT ", newID(d, "rlc"), ", ", acc, ", x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, ", b.arg(set == clicksByPage), ", ", minutes,
+		", x.landing_page, sum(x.clicks), sum(x.outbound_clicks) FROM (",
+		"SELECT ", b.bucket(b.epoch("c.created_at"), size), " AS hour, c.property_id, ", utm("utm_source"), " AS utm_source, ", utm("utm_medium"), " AS utm_medium,",
+		" ", utm("utm_campaign"), " AS utm_campaign, ", page("c.landing_page"), " AS landing_page, 1 AS clicks, 0 AS outbound_clicks",
 		" FROM clicks c WHERE c.account_id = ", acc, " AND c.bot = false AND c.created_at >= ", f, " AND c.created_at < ", t,
-		" UNION ALL SELECT ", b.bucket(b.epoch("e.created_at"), rollupBucket), ", e.property_id, coalesce(c.utm_source, ''), coalesce(c.utm_medium, ''),",
-		" coalesce(c.utm_campaign, ''), ", page("c.landing_page"), ", 0, 1",
+		" UNION ALL SELECT ", b.bucket(b.epoch("e.created_at"), size), ", e.property_id, ", utm("utm_source"), ", ", utm("utm_medium"), ",",
+		" ", utm("utm_campaign"), ", ", page("c.landing_page"), ", 0, 1",
 		" FROM track_events e LEFT JOIN clicks c ON c.account_id = ", acc, " AND c.click_id = e.click_id",
 		" WHERE e.account_id = ", acc, " AND e.name = 'OutboundClick' AND e.bot = false AND e.created_at >= ", f, " AND e.created_at < ", t,
 		") x GROUP BY x.hour, x.property_id, x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page")
@@ -229,6 +244,9 @@ const (
 	levelBasic = 0 // integration, event name, currency, destination
 	levelUTM   = 1 // also property, UTM source, medium and campaign
 	levelPage  = 2 // also landing page
+	// levelQuarter is levelBasic per quarter hour, for the time zones
+	// whose offset is not a whole number of hours.
+	levelQuarter = 3
 )
 
 // conversionRollup (re)computes the conversion rollups of one account for
@@ -237,9 +255,9 @@ const (
 // right whether or not the hours were rolled up before.
 func conversionRollup(ctx context.Context, tx *sql.Tx, d, accountID string, from, to int64) error {
 	del := &builder{dialect: d}
-	del.w("DELETE FROM conversion_rollups WHERE account_id = ", del.arg(accountID), " AND level IN (0, 1, 2) AND hour >= ", del.arg(from), " AND hour < ", del.arg(to))
+	del.w("DELETE FROM conversion_rollups WHERE account_id = ", del.arg(accountID), " AND level IN (0, 1, 2, 3) AND hour >= ", del.arg(from), " AND hour < ", del.arg(to))
 	stmts := []stmt{del.done()}
-	for level := levelBasic; level <= levelPage; level++ {
+	for level := levelBasic; level <= levelQuarter; level++ {
 		stmts = append(stmts,
 			conversionRollupInsert(d, accountID, from, to, level, false),
 			conversionRollupInsert(d, accountID, from, to, level, true))
@@ -260,14 +278,18 @@ func conversionRollupInsert(d, accountID string, from, to int64, level int, deli
 	acc := b.arg(accountID)
 	q := &Query{Attribution: ClickTime}
 	dims := conversionDims(b)
+	size := rollupBucket
+	if level == levelQuarter {
+		size = rawBucket
+	}
 	dim := func(dd Dimension, min int) string {
-		if level < min {
+		if level < min || level == levelQuarter {
 			return "''"
 		}
 		return dims[dd]
 	}
 	property := "''"
-	if level >= levelUTM {
+	if level == levelUTM || level == levelPage {
 		property = "coalesce(p.property_id, '')"
 	}
 	dest, sent, failed := "''", "0", "0"
@@ -278,7 +300,7 @@ func conversionRollupInsert(d, accountID string, from, to int64, level int, deli
 		" utm_source, utm_medium, utm_campaign, landing_page, destination_id, conversions, leads, purchases, amount_micros, deliveries_sent, deliveries_failed)",
 		" SELECT ", newID(d, "rlv"), ", ", acc, ", ", strconv.Itoa(level), ", x.hour, x.click_hour, x.integration_id, x.event_name, x.currency, x.property_id,",
 		" x.utm_source, x.utm_medium, x.utm_campaign, x.landing_page, x.destination_id, count(*), sum(x.lead), sum(x.purchase), sum(x.amount_micros), sum(x.sent), sum(x.failed) FROM (",
-		"SELECT ", b.bucket(b.epoch("v.received_at"), rollupBucket), " AS hour, coalesce(", b.bucket(conversionTime(b, q), rollupBucket), ", -1) AS click_hour,",
+		"SELECT ", b.bucket(b.epoch("v.received_at"), size), " AS hour, coalesce(", b.bucket(conversionTime(b, q), size), ", -1) AS click_hour,",
 		" v.integration_id, v.event_name, v.currency, ", property, " AS property_id, ",
 		dim(UTMSource, levelUTM), " AS utm_source, ", dim(UTMMedium, levelUTM), " AS utm_medium, ", dim(UTMCampaign, levelUTM), " AS utm_campaign, ",
 		dim(LandingPage, levelPage), " AS landing_page, ", dest, " AS destination_id,",
@@ -289,7 +311,7 @@ func conversionRollupInsert(d, accountID string, from, to int64, level int, deli
 	} else {
 		b.w(" FROM conversions v")
 	}
-	if level >= levelUTM {
+	if level == levelUTM || level == levelPage {
 		b.w(" LEFT JOIN clicks p ON p.id = v.visit_id AND p.account_id = ", acc)
 	}
 	b.w(" WHERE v.account_id = ", acc, " AND ", countedConversion,

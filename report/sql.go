@@ -30,11 +30,14 @@ const (
 // span is a half-open time range read from the raw tables.
 type span struct{ from, to time.Time }
 
-// window is what a side reads from the rollups: the whole hours [from, to)
-// (unix seconds), when ok, and the spans beside it read raw; without ok,
-// the side reads the whole range raw.
+// window is what a side reads from the rollups: the whole buckets of
+// [from, to) (unix seconds), when ok, and the spans beside it read raw;
+// without ok, the side reads the whole range raw. quarter says the window
+// reads the quarter-hour rollups: a report by DAY or HOUR in a time zone
+// whose offset is not a whole number of hours.
 type window struct {
 	ok       bool
+	quarter  bool
 	from, to int64
 	rest     []span
 }
@@ -54,12 +57,11 @@ func plan(q *Query, sealed int64) queryPlan {
 	if sealed <= 0 {
 		return p
 	}
-	rs, end := ceilHour(q.From.Unix()), q.To.Unix()/3600*3600
-	p.clicks = newWindow(q, rs, min(end, sealed))
+	p.clicks = newWindow(q, sealed)
 	if q.Attribution == ClickTime {
 		// Every conversion received before the sealed point is rolled
 		// up, whenever its click: the window is the range's whole hours.
-		p.conversions = newWindow(q, rs, end)
+		p.conversions = newWindow(q, q.To.Unix())
 		if p.conversions.ok {
 			late := time.Unix(sealed, 0).UTC()
 			p.late = &late
@@ -70,32 +72,49 @@ func plan(q *Query, sealed int64) queryPlan {
 	return p
 }
 
-func newWindow(q *Query, from, to int64) window {
-	if from >= to || (q.timeGrouped() && !hourAligned(q.Location, from, to)) {
+// newWindow is the rollup window of q's range up to limit (unix seconds).
+func newWindow(q *Query, limit int64) window {
+	w := window{ok: true, from: ceilTo(q.From.Unix(), rollupBucket), to: min(q.To.Unix(), limit) / rollupBucket * rollupBucket}
+	if q.timeGrouped() && !aligned(q.Location, w.from, w.to, rollupBucket) {
+		if !quarterServes(q) {
+			return window{}
+		}
+		w = window{ok: true, quarter: true, from: ceilTo(q.From.Unix(), rawBucket), to: min(q.To.Unix(), limit) / rawBucket * rawBucket}
+		if !aligned(q.Location, w.from, w.to, rawBucket) {
+			return window{}
+		}
+	}
+	if w.from >= w.to {
 		return window{}
 	}
-	w := window{ok: true, from: from, to: to}
-	if f := time.Unix(from, 0).UTC(); q.From.Before(f) {
+	if f := time.Unix(w.from, 0).UTC(); q.From.Before(f) {
 		w.rest = append(w.rest, span{q.From, f})
 	}
-	if t := time.Unix(to, 0).UTC(); t.Before(q.To) {
+	if t := time.Unix(w.to, 0).UTC(); t.Before(q.To) {
 		w.rest = append(w.rest, span{t, q.To})
 	}
 	return w
 }
 
-func ceilHour(unix int64) int64 {
-	if unix%3600 == 0 {
-		return unix
-	}
-	return (unix/3600 + 1) * 3600
+// quarterServes reports whether the quarter-hour rollups, which have
+// neither UTM parameters, landing pages nor properties, serve q.
+func quarterServes(q *Query) bool {
+	return !q.has(UTMSource) && !q.has(UTMMedium) && !q.has(UTMCampaign) && !q.has(LandingPage) &&
+		!q.Filters.onUTM() && len(q.Filters.PropertyIDs) == 0
 }
 
-// hourAligned reports whether every hour of [from, to) starts on a whole
-// local hour of loc.
-func hourAligned(loc *time.Location, from, to int64) bool {
-	for h := from; h < to; h += 3600 {
-		if _, off := time.Unix(h, 0).In(loc).Zone(); off%3600 != 0 {
+func ceilTo(unix, size int64) int64 {
+	if unix%size == 0 {
+		return unix
+	}
+	return (unix/size + 1) * size
+}
+
+// aligned reports whether every size-second bucket of [from, to) starts on
+// a whole local hour (size 3600) or quarter hour (size 900) of loc.
+func aligned(loc *time.Location, from, to, size int64) bool {
+	for t := from; t < to; t += size {
+		if _, off := time.Unix(t, 0).In(loc).Zone(); int64(off)%size != 0 {
 			return false
 		}
 	}
@@ -267,7 +286,7 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 	if q.Need.Clicks {
 		clickSpans := p.whole
 		if p.clicks.ok {
-			out = append(out, clickRollupStmt(q, d, p.clicks.from, p.clicks.to))
+			out = append(out, clickRollupStmt(q, d, p.clicks))
 			clickSpans = p.clicks.rest
 		}
 		// One statement per span: a range each is an index range scan,
@@ -299,7 +318,7 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 		raw(p.whole, receivedBound{})
 		return out
 	}
-	out = append(out, conversionRollupStmt(q, d, w.from, w.to))
+	out = append(out, conversionRollupStmt(q, d, w))
 	raw(w.rest, receivedBound{})
 	if p.late != nil {
 		raw([]span{{time.Unix(w.from, 0).UTC(), time.Unix(w.to, 0).UTC()}}, receivedBound{from: *p.late})
@@ -368,7 +387,7 @@ func outboundStmt(q *Query, d string, spans []span) stmt {
 	return b.done()
 }
 
-func clickRollupStmt(q *Query, d string, from, to int64) stmt {
+func clickRollupStmt(q *Query, d string, w window) stmt {
 	b := &builder{dialect: d}
 	c := columns{dims: map[Dimension]string{
 		UTMSource: "r.utm_source", UTMMedium: "r.utm_medium", UTMCampaign: "r.utm_campaign", LandingPage: "r.landing_page",
@@ -379,9 +398,12 @@ func clickRollupStmt(q *Query, d string, from, to int64) stmt {
 	}
 	b.selectList(q, c)
 	// The rows per landing page only when the report needs pages.
-	pages := q.has(LandingPage)
+	pages, minutes := q.has(LandingPage), "60"
+	if w.quarter {
+		minutes = "15"
+	}
 	b.w(" FROM click_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.pages = ", b.arg(pages),
-		" AND r.hour >= ", b.arg(from), " AND r.hour < ", b.arg(to))
+		" AND r.hour >= ", b.arg(w.from), " AND r.hour < ", b.arg(w.to), " AND r.minutes = ", minutes)
 	clickFilters(b, q, "r", "r.property_id")
 	b.groupBy(q, false)
 	return b.done()
@@ -462,8 +484,10 @@ func conversionStmt(q *Query, d string, spans []span, received receivedBound) st
 
 // rollupLevel is the level of detail of the conversion rollups that q
 // needs.
-func rollupLevel(q *Query) int {
+func rollupLevel(q *Query, w window) int {
 	switch {
+	case w.quarter:
+		return levelQuarter
 	case q.has(LandingPage):
 		return levelPage
 	case q.has(UTMSource) || q.has(UTMMedium) || q.has(UTMCampaign) || q.Filters.onUTM() || len(q.Filters.PropertyIDs) > 0:
@@ -475,7 +499,7 @@ func rollupLevel(q *Query) int {
 // conversionRollupStmt reads the conversion side (conversions and
 // deliveries, as q needs) of the hours [from, to) from the rollups, by
 // received or click hour.
-func conversionRollupStmt(q *Query, d string, from, to int64) stmt {
+func conversionRollupStmt(q *Query, d string, w window) stmt {
 	b := &builder{dialect: d}
 	c := columns{dims: map[Dimension]string{
 		Integration: "r.integration_id", EventName: "r.event_name", Destination: "r.destination_id",
@@ -504,8 +528,8 @@ func conversionRollupStmt(q *Query, d string, from, to int64) stmt {
 		c.bucket = hour
 	}
 	b.selectList(q, c)
-	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = ", strconv.Itoa(rollupLevel(q)),
-		" AND ", hour, " >= ", b.arg(from), " AND ", hour, " < ", b.arg(to))
+	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = ", strconv.Itoa(rollupLevel(q, w)),
+		" AND ", hour, " >= ", b.arg(w.from), " AND ", hour, " < ", b.arg(w.to))
 	switch {
 	case byDest || !q.Need.Conversions:
 		b.w(" AND r.destination_id <> ''")

@@ -26,6 +26,8 @@ const (
 	FieldUtmCampaign = "utm_campaign"
 	// FieldPages holds the string denoting the pages field in the database.
 	FieldPages = "pages"
+	// FieldMinutes holds the string denoting the minutes field in the database.
+	FieldMinutes = "minutes"
 	// FieldLandingPage holds the string denoting the landing_page field in the database.
 	FieldLandingPage = "landing_page"
 	// FieldClicks holds the string denoting the clicks field in the database.
@@ -46,6 +48,7 @@ var Columns = []string{
 	FieldUtmMedium,
 	FieldUtmCampaign,
 	FieldPages,
+	FieldMinutes,
 	FieldLandingPage,
 	FieldClicks,
 	FieldOutboundClicks,
@@ -77,6 +80,8 @@ var (
 	DefaultUtmCampaign string
 	// DefaultPages holds the default value on creation for the "pages" field.
 	DefaultPages bool
+	// DefaultMinutes holds the default value on creation for the "minutes" field.
+	DefaultMinutes int
 	// DefaultLandingPage holds the default value on creation for the "landing_page" field.
 	DefaultLandingPage string
 	// DefaultClicks holds the default value on creation for the "clicks" field.
@@ -130,6 +135,11 @@ func ByUtmCampaign(opts ...sql.OrderTermOption) OrderOption {
 // ByPages orders the results by the pages field.
 func ByPages(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPages, opts...).ToFunc()
+}
+
+// ByMinutes orders the results by the minutes field.
+func ByMinutes(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMinutes, opts...).ToFunc()
 }
 
 // ByLandingPage orders the results by the landing_page field.

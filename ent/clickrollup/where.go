@@ -97,6 +97,11 @@ func Pages(v bool) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldEQ(FieldPages, v))
 }
 
+// Minutes applies equality check predicate on the "minutes" field. It's identical to MinutesEQ.
+func Minutes(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldEQ(FieldMinutes, v))
+}
+
 // LandingPage applies equality check predicate on the "landing_page" field. It's identical to LandingPageEQ.
 func LandingPage(v string) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldEQ(FieldLandingPage, v))
@@ -485,6 +490,46 @@ func PagesEQ(v bool) predicate.ClickRollup {
 // PagesNEQ applies the NEQ predicate on the "pages" field.
 func PagesNEQ(v bool) predicate.ClickRollup {
 	return predicate.ClickRollup(sql.FieldNEQ(FieldPages, v))
+}
+
+// MinutesEQ applies the EQ predicate on the "minutes" field.
+func MinutesEQ(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldEQ(FieldMinutes, v))
+}
+
+// MinutesNEQ applies the NEQ predicate on the "minutes" field.
+func MinutesNEQ(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldNEQ(FieldMinutes, v))
+}
+
+// MinutesIn applies the In predicate on the "minutes" field.
+func MinutesIn(vs ...int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldIn(FieldMinutes, vs...))
+}
+
+// MinutesNotIn applies the NotIn predicate on the "minutes" field.
+func MinutesNotIn(vs ...int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldNotIn(FieldMinutes, vs...))
+}
+
+// MinutesGT applies the GT predicate on the "minutes" field.
+func MinutesGT(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldGT(FieldMinutes, v))
+}
+
+// MinutesGTE applies the GTE predicate on the "minutes" field.
+func MinutesGTE(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldGTE(FieldMinutes, v))
+}
+
+// MinutesLT applies the LT predicate on the "minutes" field.
+func MinutesLT(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldLT(FieldMinutes, v))
+}
+
+// MinutesLTE applies the LTE predicate on the "minutes" field.
+func MinutesLTE(v int) predicate.ClickRollup {
+	return predicate.ClickRollup(sql.FieldLTE(FieldMinutes, v))
 }
 
 // LandingPageEQ applies the EQ predicate on the "landing_page" field.

@@ -184,6 +184,7 @@ var (
 		{Name: "utm_medium", Type: field.TypeString, Default: ""},
 		{Name: "utm_campaign", Type: field.TypeString, Default: ""},
 		{Name: "pages", Type: field.TypeBool, Default: false},
+		{Name: "minutes", Type: field.TypeInt, Default: 60},
 		{Name: "landing_page", Type: field.TypeString, Default: ""},
 		{Name: "clicks", Type: field.TypeInt64, Default: 0},
 		{Name: "outbound_clicks", Type: field.TypeInt64, Default: 0},

@@ -537,16 +537,20 @@ func init() {
 	clickrollupDescPages := clickrollupFields[6].Descriptor()
 	// clickrollup.DefaultPages holds the default value on creation for the pages field.
 	clickrollup.DefaultPages = clickrollupDescPages.Default.(bool)
+	// clickrollupDescMinutes is the schema descriptor for minutes field.
+	clickrollupDescMinutes := clickrollupFields[7].Descriptor()
+	// clickrollup.DefaultMinutes holds the default value on creation for the minutes field.
+	clickrollup.DefaultMinutes = clickrollupDescMinutes.Default.(int)
 	// clickrollupDescLandingPage is the schema descriptor for landing_page field.
-	clickrollupDescLandingPage := clickrollupFields[7].Descriptor()
+	clickrollupDescLandingPage := clickrollupFields[8].Descriptor()
 	// clickrollup.DefaultLandingPage holds the default value on creation for the landing_page field.
 	clickrollup.DefaultLandingPage = clickrollupDescLandingPage.Default.(string)
 	// clickrollupDescClicks is the schema descriptor for clicks field.
-	clickrollupDescClicks := clickrollupFields[8].Descriptor()
+	clickrollupDescClicks := clickrollupFields[9].Descriptor()
 	// clickrollup.DefaultClicks holds the default value on creation for the clicks field.
 	clickrollup.DefaultClicks = clickrollupDescClicks.Default.(int64)
 	// clickrollupDescOutboundClicks is the schema descriptor for outbound_clicks field.
-	clickrollupDescOutboundClicks := clickrollupFields[9].Descriptor()
+	clickrollupDescOutboundClicks := clickrollupFields[10].Descriptor()
 	// clickrollup.DefaultOutboundClicks holds the default value on creation for the outbound_clicks field.
 	clickrollup.DefaultOutboundClicks = clickrollupDescOutboundClicks.Default.(int64)
 	// clickrollupDescID is the schema descriptor for id field.
