@@ -360,19 +360,13 @@ func rollupChanges(ctx context.Context, db DB, now time.Time) error {
 	if next <= since {
 		return nil
 	}
-	accounts, err := accountIDs(ctx, tx)
+	changed, err := changedHours(ctx, tx, db.Dialect, time.Unix(since, 0).UTC(), sealed)
 	if err != nil {
 		return err
 	}
-	for _, acc := range accounts {
-		hours, err := changedHours(ctx, tx, db.Dialect, acc, time.Unix(since, 0).UTC(), sealed)
-		if err != nil {
+	for _, ah := range changed {
+		if err := conversionRollup(ctx, tx, db.Dialect, ah.account, ah.hour, ah.hour+3600); err != nil {
 			return err
-		}
-		for _, h := range hours {
-			if err := conversionRollup(ctx, tx, db.Dialect, acc, h, h+3600); err != nil {
-				return err
-			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE rollup_states SET sealed_through = "+ph(1)+" WHERE name = "+ph(2), next, changesName); err != nil {
@@ -384,28 +378,56 @@ func rollupChanges(ctx context.Context, db DB, now time.Time) error {
 	return nil
 }
 
-// changedHours lists the rolled-up hours (before sealed) of the account's
-// conversions received then and updated since, or whose deliveries were.
-func changedHours(ctx context.Context, tx *sql.Tx, d, accountID string, since time.Time, sealed int64) ([]int64, error) {
-	b := &builder{dialect: d}
-	acc, sinceArg, sealedArg := b.arg(accountID), b.arg(since), b.arg(time.Unix(sealed, 0).UTC())
-	hour := b.bucket(b.epoch("v.received_at"), rollupBucket)
-	b.w("SELECT ", hour, " FROM conversions v WHERE v.account_id = ", acc, " AND v.updated_at >= ", sinceArg, " AND v.received_at < ", sealedArg,
-		" UNION SELECT ", hour, " FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id",
-		" WHERE d.account_id = ", acc, " AND d.updated_at >= ", sinceArg, " AND v.received_at < ", sealedArg)
-	s := b.done()
-	rs, err := tx.QueryContext(ctx, s.sql, s.args...)
+// accountHour is an hour of an account's conversions.
+type accountHour struct {
+	account string
+	hour    int64
+}
+
+// changedHours lists the rolled-up hours (before sealed) of the
+// conversions updated since, or whose deliveries were. Conversions are
+// looked up per account, on their (account_id, updated_at) index;
+// deliveries in one statement for every account: that is one scan of them
+// per run without an index on their updated_at.
+func changedHours(ctx context.Context, tx *sql.Tx, d string, since time.Time, sealed int64) ([]accountHour, error) {
+	accounts, err := accountIDs(ctx, tx)
 	if err != nil {
-		return nil, fmt.Errorf("rollup changes of account %s: %w", accountID, err)
+		return nil, err
 	}
-	defer rs.Close()
-	var hours []int64
-	for rs.Next() {
-		var h int64
-		if err := rs.Scan(&h); err != nil {
+	seen := map[accountHour]bool{}
+	var out []accountHour
+	read := func(s stmt) error {
+		rs, err := tx.QueryContext(ctx, s.sql, s.args...)
+		if err != nil {
+			return fmt.Errorf("rollup changes: %w", err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var ah accountHour
+			if err := rs.Scan(&ah.account, &ah.hour); err != nil {
+				return err
+			}
+			if !seen[ah] {
+				seen[ah] = true
+				out = append(out, ah)
+			}
+		}
+		return rs.Err()
+	}
+	for _, acc := range accounts {
+		b := &builder{dialect: d}
+		b.w("SELECT DISTINCT v.account_id, ", b.bucket(b.epoch("v.received_at"), rollupBucket), " FROM conversions v WHERE v.account_id = ", b.arg(acc),
+			" AND v.updated_at >= ", b.arg(since), " AND v.received_at < ", b.arg(time.Unix(sealed, 0).UTC()))
+		if err := read(b.done()); err != nil {
 			return nil, err
 		}
-		hours = append(hours, h)
 	}
-	return hours, rs.Err()
+	b := &builder{dialect: d}
+	b.w("SELECT DISTINCT v.account_id, ", b.bucket(b.epoch("v.received_at"), rollupBucket),
+		" FROM deliveries d JOIN conversions v ON v.id = d.conversion_id AND v.account_id = d.account_id",
+		" WHERE d.updated_at >= ", b.arg(since), " AND v.received_at < ", b.arg(time.Unix(sealed, 0).UTC()))
+	if err := read(b.done()); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
