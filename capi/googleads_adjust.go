@@ -78,6 +78,12 @@ func adsConversionTime(ev *Event, now time.Time) time.Time {
 	return t.UTC()
 }
 
+// GoogleAdsConversionTime is the conversion_date_time Send uploads ev with
+// (in UTC, whole seconds): an adjustment's time must be after it.
+func GoogleAdsConversionTime(ev Event) time.Time {
+	return adsConversionTime(&ev, time.Now())
+}
+
 // buildAdsAdjustment returns one ConversionAdjustment as JSON, or why it
 // cannot be sent. A RETRACTION carries no restatementValue (Google refuses
 // one); a RESTATEMENT carries the new value and its currency.

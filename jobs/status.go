@@ -9,10 +9,13 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/clickback/clickback/capi"
 	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/ent/delivery"
+	entdest "github.com/clickback/clickback/ent/destination"
 	"github.com/clickback/clickback/viewer"
 )
 
@@ -41,9 +44,11 @@ func (StatusArgs) Kind() string { return "conversion_status" }
 //     forward jobs inserted — the ones it has already are left alone, so an
 //     approval after an approval sends nothing twice;
 //   - if it turns rejected or reversed, deliveries not sent yet (PENDING and
-//     not being sent right now) become SKIPPED; sent ones stay SENT: the
-//     platforms have no way to take a conversion back except Google Ads'
-//     conversion adjustments, which clickback does not send yet;
+//     not being sent right now) become SKIPPED; sent ones (and ones being
+//     sent) stay SENT and are taken back where the platform allows it
+//     (planAdjustments): Google Ads gets a retraction, or a restatement for
+//     a reversal to a lower amount, sent by the retract job; Meta, GA4 and
+//     TikTok have no way, and the delivery says NOT_RETRACTABLE;
 //   - a conversion not matched yet just keeps the status, and the match job
 //     reads it when it matches.
 //
@@ -84,38 +89,57 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	}
 	// The status that counts is the latest postback's, whichever job runs
 	// last: jobs of postbacks sent in quick succession run concurrently.
-	latest, err := w.DB.Ent.Conversion.Query().
+	// Repeats are the transaction's DUPLICATEs with the first's dedup key
+	// (collect's rule: the transaction id, plus the event name unless it
+	// is the default one), so that a reversal without an amount, named
+	// Lead by default, counts for a Purchase.
+	repeats, err := w.DB.Ent.Conversion.Query().
 		Where(
 			conversion.AccountID(job.Args.AccountID),
 			conversion.IntegrationID(first.IntegrationID),
 			conversion.TransactionID(first.TransactionID),
-			conversion.EventNameEqualFold(first.EventName),
 			conversion.StatusEQ(conversion.StatusDUPLICATE),
 			conversion.NetworkStatusNEQ(""),
 		).
 		Order(ent.Desc(conversion.FieldReceivedAt), ent.Desc(conversion.FieldID)).
-		First(ctx)
+		All(ctx)
 	if err != nil {
 		return fmt.Errorf("load latest status: %w", err)
+	}
+	var latest *ent.Conversion
+	for _, r := range repeats {
+		if repeatKey(r) == job.Args.DedupKey {
+			latest = r
+			break
+		}
+	}
+	if latest == nil {
+		return nil
 	}
 	status := strings.ToUpper(latest.NetworkStatus)
 	tx, err := w.DB.Ent.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin status: %w", err)
 	}
-	if err := w.apply(ctx, tx, repeat, first, status); err != nil {
+	if err := w.apply(ctx, tx, repeat, first, latest, status); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
 }
 
-func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first *ent.Conversion, status string) error {
+func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first, latest *ent.Conversion, status string) error {
 	note := fmt.Sprintf("%s; its network status %s was applied to %s", repeat.Reason, strings.ToUpper(repeat.NetworkStatus), first.ID)
 	if err := tx.Conversion.UpdateOne(repeat).SetReason(cutReason(note)).Exec(ctx); err != nil {
 		return fmt.Errorf("note on repeat: %w", err)
 	}
 	if strings.EqualFold(first.NetworkStatus, status) {
+		// A reversal repeated, perhaps with a new amount: the sent
+		// deliveries' adjustments may still change (planAdjustments
+		// sends nothing twice).
+		if first.Status == conversion.StatusMATCHED && (status == networkRejected || status == networkReversed) {
+			return w.adjust(ctx, tx, first, latest, status)
+		}
 		return nil
 	}
 	first, err := tx.Conversion.UpdateOne(first).SetNetworkStatus(status).Save(ctx)
@@ -139,7 +163,7 @@ func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first *ent
 		if err != nil {
 			return fmt.Errorf("skip deliveries: %w", err)
 		}
-		return nil
+		return w.adjust(ctx, tx, first, latest, status)
 	}
 	if ok, _ := Forwardable(first); !ok {
 		return nil
@@ -171,4 +195,130 @@ func cutReason(s string) string {
 		s = s[:1021]
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// adjust plans the adjustments of first's deliveries after the network
+// rejected or reversed it, in tx, and inserts their retract jobs.
+func (w *StatusWorker) adjust(ctx context.Context, tx *ent.Tx, first, latest *ent.Conversion, status string) error {
+	args, err := planAdjustments(ctx, tx.Client(), first, latest, status)
+	if err != nil {
+		return err
+	}
+	return insertJobs(ctx, tx, args)
+}
+
+// planAdjustments decides, for each delivery of first that reached its
+// platform or is being sent, how to take the conversion back after the
+// network reported status (REJECTED or REVERSED) in postback latest, and
+// returns the retract jobs to insert. The rules (README, lifecycle):
+//
+//   - rejected, or reversed without an amount or with the full one or
+//     more: a RETRACTION; reversed with a lower positive amount: a
+//     RESTATEMENT to that amount (a partial reversal);
+//   - its time is the reversal postback's, fixed now and sent on every
+//     attempt;
+//   - Google Ads only: Meta, GA4 and TikTok deliveries become
+//     NOT_RETRACTABLE, saying so;
+//   - never twice: a delivery retracted or waiting for its retraction gets
+//     nothing more; a restatement is replaced by a retraction, or by a
+//     newer restatement to another amount; a FAILED adjustment is planned
+//     again by a newer reversal.
+func planAdjustments(ctx context.Context, client *ent.Client, first, latest *ent.Conversion, status string) ([]river.InsertManyParams, error) {
+	want, value := delivery.AdjustmentRETRACTION_PENDING, int64(0)
+	if status == networkReversed && latest.AmountMicros > 0 && latest.AmountMicros < first.AmountMicros {
+		want, value = delivery.AdjustmentRESTATEMENT_PENDING, latest.AmountMicros
+	}
+	// Google reads adjustment times to the second and takes a second
+	// restatement with the same time for a repeat: the time is whole
+	// seconds, after the conversion, and after the delivery's previous
+	// adjustment.
+	base := latest.ReceivedAt.UTC().Truncate(time.Second)
+	if floor := first.ReceivedAt.UTC().Truncate(time.Second).Add(time.Second); base.Before(floor) {
+		base = floor
+	}
+	ds, err := client.Delivery.Query().
+		Where(
+			delivery.ConversionID(first.ID),
+			delivery.StatusIn(delivery.StatusSENT, delivery.StatusPENDING),
+		).
+		WithDestination().
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries to adjust: %w", err)
+	}
+	var args []river.InsertManyParams
+	for _, d := range ds {
+		cur := d.Adjustment
+		same := delivery.AdjustmentIsNil()
+		if cur != nil {
+			same = delivery.AdjustmentEQ(*cur)
+		}
+		upd := client.Delivery.Update().Where(delivery.ID(d.ID), same)
+		if d.Edges.Destination == nil || d.Edges.Destination.Kind != destination.KindGoogleAds {
+			if cur != nil {
+				continue
+			}
+			kind := entdest.Kind("")
+			if d.Edges.Destination != nil {
+				kind = d.Edges.Destination.Kind
+			}
+			if err := upd.SetAdjustment(delivery.AdjustmentNOT_RETRACTABLE).
+				SetAdjustmentResponse(cutNote(notRetractableNote(kind, status))).
+				Exec(ctx); err != nil {
+				return nil, fmt.Errorf("mark not retractable: %w", err)
+			}
+			continue
+		}
+		if !replans(d, want, value, latest.ReceivedAt) {
+			continue
+		}
+		at := base
+		if conv := capi.GoogleAdsConversionTime(BuildEvent(d, first)); !at.After(conv) {
+			at = conv.Add(time.Second) // the upload moved it past the click
+		}
+		if d.AdjustmentTime != nil && !at.After(*d.AdjustmentTime) {
+			at = d.AdjustmentTime.UTC().Truncate(time.Second).Add(time.Second)
+		}
+		n, err := upd.SetAdjustment(want).
+			SetAdjustmentTime(at).
+			SetAdjustmentValueMicros(value).
+			SetAdjustmentAttempts(0).
+			SetAdjustmentResponse("waiting to be sent to Google Ads").
+			ClearAdjustedAt().
+			Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("plan adjustment: %w", err)
+		}
+		if n == 1 {
+			args = append(args, river.InsertManyParams{Args: RetractArgs{DeliveryID: d.ID, AccountID: d.AccountID}})
+		}
+	}
+	return args, nil
+}
+
+// replans reports whether delivery d, with the adjustment it has, is to
+// get adjustment want (of value) for a reversal received at.
+func replans(d *ent.Delivery, want delivery.Adjustment, value int64, received time.Time) bool {
+	if d.Adjustment == nil {
+		return true
+	}
+	switch *d.Adjustment {
+	case delivery.AdjustmentRETRACTION_PENDING, delivery.AdjustmentRETRACTED, delivery.AdjustmentNOT_RETRACTABLE:
+		return false
+	case delivery.AdjustmentRESTATEMENT_PENDING, delivery.AdjustmentRESTATED:
+		return want == delivery.AdjustmentRETRACTION_PENDING || value != d.AdjustmentValueMicros
+	case delivery.AdjustmentFAILED:
+		// A newer reversal tries again; the one that failed does not.
+		return d.AdjustmentTime == nil || received.After(*d.AdjustmentTime)
+	}
+	return false
+}
+
+// repeatKey is the dedup key collect gave postback c: the transaction id,
+// plus the lower-cased event name unless it is the default of its kind.
+func repeatKey(c *ent.Conversion) string {
+	if c.EventName == "Lead" && c.Kind == conversion.KindLEAD || c.EventName == "Purchase" && c.Kind == conversion.KindPURCHASE {
+		return c.TransactionID
+	}
+	return c.TransactionID + "|" + strings.ToLower(c.EventName)
 }
