@@ -266,7 +266,10 @@ func (w *writer) writePgx(ctx context.Context, tx pgx.Tx, items []*item) error {
 		}
 	}
 	if len(jobArgs) > 0 {
-		if _, err := w.pgRiver.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
+		// InsertManyTx rather than the Fast variant: for the one or few
+		// jobs of a batch, its INSERT … unnest (prepared once) is one round
+		// trip; the Fast one's COPY takes two.
+		if _, err := w.pgRiver.InsertManyTx(ctx, tx, jobArgs); err != nil {
 			return fmt.Errorf("insert jobs: %w", err)
 		}
 	}

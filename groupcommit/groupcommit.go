@@ -135,6 +135,17 @@ func NewPgx[T any](pool *pgxpool.Pool, write PgxWriteFunc[T], opts Options) *Com
 	}, opts)
 }
 
+// BatchFunc writes items durably: when it returns nil, they are
+// committed; when it returns an error, none of them is.
+type BatchFunc[T any] func(ctx context.Context, items []T) error
+
+// NewFunc starts a committer writing batches with write, which makes its
+// own transaction (a pgx pipeline, say). The batching and the fallback to
+// one item a transaction are New's.
+func NewFunc[T any](write BatchFunc[T], opts Options) *Committer[T] {
+	return start(write, opts)
+}
+
 func start[T any](tx func(ctx context.Context, items []T) error, opts Options) *Committer[T] {
 	opts.defaults()
 	c := &Committer[T]{
@@ -259,8 +270,13 @@ func (c *Committer[T]) commit(batch []*pending[T]) {
 
 // write runs one batch's transaction as the system viewer, bounded by
 // Options.Timeout.
-func (c *Committer[T]) write(items []T) error {
+func (c *Committer[T]) write(items []T) (err error) {
 	ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background(), ""), c.opts.Timeout)
 	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write batch panicked: %v", p)
+		}
+	}()
 	return c.tx(ctx, items)
 }

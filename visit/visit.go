@@ -84,7 +84,10 @@ func NewRecorder(db *database.DB, opts Options) *Recorder {
 			opts.Window = 5 * time.Millisecond
 		}
 	}
-	return &Recorder{c: groupcommit.New(db.Ent, newWrite(db.Dialect), opts)}
+	if db.Pool != nil {
+		return &Recorder{c: groupcommit.NewFunc(writePgx(db.Pool), opts)}
+	}
+	return &Recorder{c: groupcommit.New(db.Ent, writeSQLite(), opts)}
 }
 
 // Record writes b and returns once it is committed. An error means nothing of
@@ -132,43 +135,20 @@ const (
 	eventChunk = 1500
 )
 
-// newWrite returns the group committer's write function for dialect d.
+// writeSQLite is the group committer's write function on SQLite
+// (PostgreSQL's is writePgx).
 //
 // It writes with statements of its own rather than ent's bulk builders
-// (multi-row INSERTs on SQLite, arrays through unnest on PostgreSQL): this is the hottest path of the product, and ent's
-// per-row mutations, hooks and maps cost more CPU than the database's work.
-// Nothing is lost by it: the rows are system writes for the account the
-// property belongs to (no viewer's rights to check), every value is cut to
-// its column's size, and the columns are ent's (click.Field…).
-func newWrite(d string) groupcommit.WriteFunc[*Batch] {
+// (multi-row INSERTs here; on PostgreSQL arrays through unnest):
+// this is the hottest path of the product, and ent's per-row mutations,
+// hooks and maps cost more CPU than the database's work. Nothing is lost by
+// it: the rows are system writes for the account the property belongs to
+// (no viewer's rights to check), every value is cut to its column's size,
+// and the columns are ent's (click.Field…).
+func writeSQLite() groupcommit.WriteFunc[*Batch] {
 	return func(ctx context.Context, tx *ent.Tx, items []*Batch) error {
-		clicks, events := rows(items)
-		slices.SortFunc(clicks, func(a, b *clickRow) int {
-			// A fixed order of the upserts keeps concurrent writers from
-			// deadlocking on each other's rows.
-			if c := strings.Compare(a.AccountID, b.AccountID); c != 0 {
-				return c
-			}
-			return strings.Compare(a.ClickID, b.ClickID)
-		})
+		clicks, events := sortedRows(items)
 		stx := tx.SQLTx()
-		if d == dialect.Postgres {
-			if len(clicks) > 0 {
-				if _, err := stx.ExecContext(ctx, pgClickInsert, pgClickArgs(clicks)...); err != nil {
-					return fmt.Errorf("error writing clicks: %w", err)
-				}
-			}
-			if len(events) > 0 {
-				args, err := pgEventArgs(events)
-				if err != nil {
-					return err
-				}
-				if _, err := stx.ExecContext(ctx, pgEventInsert, args...); err != nil {
-					return fmt.Errorf("error writing track events: %w", err)
-				}
-			}
-			return nil
-		}
 		for chunk := range slices.Chunk(clicks, clickChunk) {
 			q, args := clickInsert(chunk)
 			if _, err := stx.ExecContext(ctx, q, args...); err != nil {
@@ -186,6 +166,20 @@ func newWrite(d string) groupcommit.WriteFunc[*Batch] {
 		}
 		return nil
 	}
+}
+
+// sortedRows is rows with the Clicks in a fixed order (account, Click ID):
+// a fixed order of the upserts keeps concurrent writers from deadlocking on
+// each other's rows.
+func sortedRows(items []*Batch) ([]*clickRow, []*eventRow) {
+	clicks, events := rows(items)
+	slices.SortFunc(clicks, func(a, b *clickRow) int {
+		if c := strings.Compare(a.AccountID, b.AccountID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ClickID, b.ClickID)
+	})
+	return clicks, events
 }
 
 // firstTouch are the Click columns kept once set; later events only fill
