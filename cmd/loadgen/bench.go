@@ -29,6 +29,13 @@ func benchMode() {
 	base := fs.Bool("baseline", true, "also run the load against the baseline (PostgreSQL only)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (clickback runs in this process) to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file at the end")
+	var srv loadbench.ServerOptions
+	fs.IntVar(&srv.Collect.Writers, "collect-writers", 0, "postback group committer: transactions at once (0: the default)")
+	fs.IntVar(&srv.Collect.MaxBatch, "collect-batch", 0, "postback group committer: most postbacks a transaction (0: the default)")
+	fs.DurationVar(&srv.Collect.Window, "collect-window", 0, "postback group committer: how long a batch gathers (0: the default)")
+	fs.IntVar(&srv.Tag.Writers, "tag-writers", 0, "tag group committer: transactions at once (0: the default)")
+	fs.IntVar(&srv.Tag.MaxBatch, "tag-batch", 0, "tag group committer: most requests a transaction (0: the default)")
+	fs.DurationVar(&srv.Tag.Window, "tag-window", 0, "tag group committer: how long a batch gathers (0: the default)")
 	_ = fs.Parse(os.Args[2:])
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -59,7 +66,7 @@ func benchMode() {
 		os.Exit(2)
 	}
 	defer d.Close()
-	rows, err := loadbench.Run(ctx, d, loadbench.Options{Mode: *mode, Duration: *dur, Concurrency: *conc, Rate: *rate, Baseline: *base, Log: os.Stderr})
+	rows, err := loadbench.Run(ctx, d, loadbench.Options{Mode: *mode, Duration: *dur, Concurrency: *conc, Rate: *rate, Baseline: *base, Log: os.Stderr, Server: srv})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)

@@ -27,6 +27,7 @@ import (
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/groupcommit"
 	"github.com/clickback/clickback/integration"
 	"github.com/clickback/clickback/internal/loadgen"
 	"github.com/clickback/clickback/internal/pgtest"
@@ -128,6 +129,9 @@ type ServerOptions struct {
 	// Config changes the server's configuration (platform URLs for the
 	// end-to-end mode).
 	Config func(*config.Config)
+	// Collect and Tag tune the group committers of postbacks and tag
+	// events; zero fields keep the product's defaults.
+	Collect, Tag groupcommit.Options
 }
 
 // StartClickback runs the real server — routes, group committers, River —
@@ -152,10 +156,10 @@ func StartClickback(ctx context.Context, db *database.DB, o ServerOptions) (*Cli
 			return nil, err
 		}
 	}
-	visits := visit.NewRecorder(db, visit.Options{})
+	visits := visit.NewRecorder(db, o.Tag)
 	h := server.New(server.Deps{
 		Config: cfg, DB: db, River: rc, Auth: auth.NewService(cfg.JWTSecret), Logger: logger, Visits: visits,
-		Collect: collect.Options{IPRate: 1e9, IPBurst: 1e9, AccountRate: 1e9, AccountBurst: 1e9},
+		Collect: collect.Options{IPRate: 1e9, IPBurst: 1e9, AccountRate: 1e9, AccountBurst: 1e9, Batch: o.Collect},
 		Tag:     server.TagLimits{IPRate: 1e9, IPBurst: 1e9, PropertyRate: 1e9, PropertyBurst: 1e9},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -220,6 +224,8 @@ type Options struct {
 	Baseline bool
 	// Log, when set, gets a line as each run ends.
 	Log io.Writer
+	// Server tunes the clickback under load.
+	Server ServerOptions
 }
 
 // Row is one measured run.
@@ -293,7 +299,7 @@ func Run(ctx context.Context, d *Database, opts Options) ([]Row, error) {
 		logRows(bs)
 		rows = append(rows, bs...)
 	}
-	c, err := StartClickback(ctx, d.DB, ServerOptions{})
+	c, err := StartClickback(ctx, d.DB, opts.Server)
 	if err != nil {
 		return nil, err
 	}
