@@ -33,6 +33,9 @@ import (
 // benchDatabase), so later runs start at once:
 //
 //	CLICKBACK_REPORT_BENCH=1 go test ./report -run '^$' -bench Report30Days -benchtime 20x
+//
+// With CLICKBACK_REPORT_EXPLAIN=1 (and -v), it logs the EXPLAIN ANALYZE of
+// every statement of every case.
 func BenchmarkReport30Days(b *testing.B) {
 	scale, err := strconv.ParseFloat(os.Getenv("CLICKBACK_REPORT_BENCH"), 64)
 	if err != nil || scale <= 0 || scale > 1 {
@@ -92,6 +95,13 @@ func BenchmarkReport30Days(b *testing.B) {
 				require.InDelta(b, conversions, r.Totals.Conversions, 1)
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/report")
+			if os.Getenv("CLICKBACK_REPORT_EXPLAIN") != "" {
+				plans, err := report.Explain(ctx, rdb, q)
+				require.NoError(b, err)
+				for _, p := range plans {
+					b.Log(p)
+				}
+			}
 		})
 	}
 }
@@ -120,10 +130,13 @@ func benchDatabase(b *testing.B, scale float64) string {
 	admin, err := pgx.Connect(ctx, at("postgres"))
 	require.NoError(b, err)
 	defer admin.Close(ctx)
+	tag := strings.ReplaceAll(fmt.Sprintf("%g", scale), ".", "_")
 	// One process at a time prepares the databases.
-	_, err = admin.Exec(ctx, "SELECT pg_advisory_lock(hashtext('clickback report bench'))")
+	_, err = admin.Exec(ctx, "SELECT pg_advisory_lock(hashtext('clickback report bench ' || $1))", tag)
 	require.NoError(b, err)
-	defer func() { _, _ = admin.Exec(ctx, "SELECT pg_advisory_unlock(hashtext('clickback report bench'))") }()
+	defer func() {
+		_, _ = admin.Exec(ctx, "SELECT pg_advisory_unlock(hashtext('clickback report bench ' || $1))", tag)
+	}()
 	exists := func(name string) bool {
 		var n int
 		require.NoError(b, admin.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n))
@@ -146,7 +159,6 @@ func benchDatabase(b *testing.B, scale float64) string {
 		_, err = admin.Exec(ctx, "ALTER DATABASE "+ident(tmp)+" RENAME TO "+ident(name))
 		require.NoError(b, err)
 	}
-	tag := strings.ReplaceAll(fmt.Sprintf("%g", scale), ".", "_")
 	raw := "report_bench_raw_" + benchSeedVersion + "_" + tag
 	if !exists(raw) {
 		build(raw, "", func(url string) error {

@@ -10,3 +10,35 @@ func RunRaw(ctx context.Context, db DB, q Query, rates Rates) (*Report, error) {
 	}
 	return run(ctx, db, q, rates, 0)
 }
+
+// Explain returns the plan, with EXPLAIN ANALYZE on PostgreSQL, of each
+// statement that Run would run for q.
+func Explain(ctx context.Context, db DB, q Query) ([]string, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	sealed, err := sealedThrough(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	p := plan(&q, sealed)
+	var out []string
+	for _, s := range p.statements(&q, db.Dialect) {
+		rs, err := db.SQL.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+s.sql, s.args...)
+		if err != nil {
+			return nil, err
+		}
+		text := s.sql + "\n"
+		for rs.Next() {
+			var line string
+			if err := rs.Scan(&line); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			text += line + "\n"
+		}
+		rs.Close()
+		out = append(out, text)
+	}
+	return out, nil
+}
