@@ -82,25 +82,13 @@ func PlanDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversio
 		args    []river.InsertManyParams
 	)
 	for _, dst := range dests {
-		platformEvent, ok, why := destination.Map(dst.Kind, dst.EventMapping, conv.EventName)
-		if conv.Test {
-			ok, why = false, "a test postback is not forwarded to the ad platforms"
-		}
+		platformEvent, ok, why := mapEvent(conv, dst)
 		old := byDest[dst.ID]
 		switch {
 		case old == nil:
-			id := pulid.New("dlv")
-			c := client.Delivery.Create().
-				SetID(id).
-				SetAccountID(conv.AccountID).
-				SetConversionID(conv.ID).
-				SetDestinationID(dst.ID).
-				SetEventID(conv.ID).
-				SetEventName(platformEvent)
+			id, c := newDelivery(client, conv, dst, platformEvent, ok, why)
 			if ok {
 				args = append(args, river.InsertManyParams{Args: ForwardArgs{DeliveryID: id, AccountID: conv.AccountID}})
-			} else {
-				c.SetStatus(delivery.StatusSKIPPED).SetLastError(why)
 			}
 			creates = append(creates, c)
 		case !retry || old.Status == delivery.StatusSENT || old.Status == delivery.StatusPENDING:
@@ -125,6 +113,115 @@ func PlanDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversio
 	if len(creates) > 0 {
 		if err := client.Delivery.CreateBulk(creates...).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("create deliveries: %w", err)
+		}
+	}
+	return args, nil
+}
+
+// mapEvent is the event conv is sent to dst as, or why it is not.
+func mapEvent(conv *ent.Conversion, dst *ent.Destination) (event string, ok bool, why string) {
+	event, ok, why = destination.Map(dst.Kind, dst.EventMapping, conv.EventName)
+	if conv.Test {
+		ok, why = false, "a test postback is not forwarded to the ad platforms"
+	}
+	return event, ok, why
+}
+
+// newDelivery is the creation of conv's delivery to dst: PENDING, or
+// SKIPPED with why when !ok.
+func newDelivery(client *ent.Client, conv *ent.Conversion, dst *ent.Destination, event string, ok bool, why string) (string, *ent.DeliveryCreate) {
+	id := pulid.New("dlv")
+	c := client.Delivery.Create().
+		SetID(id).
+		SetAccountID(conv.AccountID).
+		SetConversionID(conv.ID).
+		SetDestinationID(dst.ID).
+		SetEventID(conv.ID).
+		SetEventName(event)
+	if !ok {
+		c.SetStatus(delivery.StatusSKIPPED).SetLastError(why)
+	}
+	return id, c
+}
+
+// maxJobDeliveries bounds the deliveries one forward job carries.
+const maxJobDeliveries = 1000
+
+// planBatch is PlanDeliveries (without retry) for many newly matched
+// conversions of one account at once: one query for the destinations, one
+// for the deliveries that exist already (a repeated run), bulk inserts, and
+// one forward job per destination and event carrying all its new PENDING
+// deliveries (up to maxJobDeliveries each), instead of one job per
+// delivery. The caller checks Forwardable first.
+func planBatch(ctx context.Context, client *ent.Client, accountID string, convs []*ent.Conversion) ([]river.InsertManyParams, error) {
+	if len(convs) == 0 {
+		return nil, nil
+	}
+	dests, err := client.Destination.Query().
+		Where(entdest.AccountID(accountID), entdest.Enabled(true)).
+		Order(ent.Asc(entdest.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list destinations: %w", err)
+	}
+	if len(dests) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(convs))
+	for i, c := range convs {
+		ids[i] = c.ID
+	}
+	existing, err := client.Delivery.Query().
+		Where(delivery.AccountID(accountID), delivery.ConversionIDIn(ids...)).
+		Select(delivery.FieldConversionID, delivery.FieldDestinationID).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	type pair struct{ conv, dst string }
+	have := make(map[pair]bool, len(existing))
+	for _, d := range existing {
+		have[pair{d.ConversionID, d.DestinationID}] = true
+	}
+	type group struct {
+		dst   *ent.Destination
+		event string
+	}
+	var (
+		creates []*ent.DeliveryCreate
+		order   []group
+		pending = map[group][]string{}
+	)
+	for _, conv := range convs {
+		for _, dst := range dests {
+			if have[pair{conv.ID, dst.ID}] {
+				continue
+			}
+			event, ok, why := mapEvent(conv, dst)
+			id, c := newDelivery(client, conv, dst, event, ok, why)
+			creates = append(creates, c)
+			if ok {
+				g := group{dst, event}
+				if _, seen := pending[g]; !seen {
+					order = append(order, g)
+				}
+				pending[g] = append(pending[g], id)
+			}
+		}
+	}
+	for from := 0; from < len(creates); from += maxJobDeliveries {
+		if err := client.Delivery.CreateBulk(creates[from:min(from+maxJobDeliveries, len(creates))]...).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("create deliveries: %w", err)
+		}
+	}
+	var args []river.InsertManyParams
+	for _, g := range order {
+		ids := pending[g]
+		for from := 0; from < len(ids); from += maxJobDeliveries {
+			args = append(args, river.InsertManyParams{Args: ForwardArgs{
+				DeliveryIDs: ids[from:min(from+maxJobDeliveries, len(ids))], AccountID: accountID,
+				DestinationID: g.dst.ID, EventName: g.event, Fill: destination.MaxBatch(g.dst.Kind),
+			}})
 		}
 	}
 	return args, nil

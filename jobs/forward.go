@@ -23,17 +23,37 @@ import (
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
-	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/schema/schematype"
+	"github.com/clickback/clickback/metrics"
 	"github.com/clickback/clickback/viewer"
 )
 
-// ForwardArgs asks for one Delivery to be sent to its destination. It is
-// inserted in the transaction that creates (or re-arms) the delivery.
+// ForwardArgs asks for Deliveries of one account to be sent: DeliveryID
+// names one (retryDelivery, replay, a network's approval), DeliveryIDs
+// many (the deliveries of one destination and event from one matched
+// batch, see MatchBatchWorker, and those the sweep gives a new job). It is
+// inserted in the transaction that creates (or re-arms) the deliveries.
+//
+// When the deliveries are all of one destination and event (DestinationID
+// and EventName), Fill is the platform's batch size: the job fills its
+// requests up to it with other fresh deliveries of the same destination
+// and event (see fill).
 type ForwardArgs struct {
-	DeliveryID string `json:"delivery_id"`
-	AccountID  string `json:"account_id"`
+	DeliveryID    string   `json:"delivery_id,omitempty"`
+	DeliveryIDs   []string `json:"delivery_ids,omitempty"`
+	AccountID     string   `json:"account_id"`
+	DestinationID string   `json:"destination_id,omitempty"`
+	EventName     string   `json:"event_name,omitempty"`
+	Fill          int      `json:"fill,omitempty"`
+}
+
+// IDs are the deliveries the job sends.
+func (a ForwardArgs) IDs() []string {
+	if a.DeliveryID == "" {
+		return a.DeliveryIDs
+	}
+	return append([]string{a.DeliveryID}, a.DeliveryIDs...)
 }
 
 // Kind implements river.JobArgs.
@@ -186,71 +206,183 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	if w.Destinations == nil {
 		return errors.New("forwarding is disabled: the process has no valid encryption key")
 	}
+	ids := job.Args.IDs()
+	if len(ids) == 0 {
+		return nil
+	}
 	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
-	now := w.clock()
-	d, err := w.DB.Ent.Delivery.Query().
-		Where(delivery.ID(job.Args.DeliveryID)).
-		WithDestination().
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil // deleted with its destination or integration
-	}
+	token := newClaimToken(job.JobRow)
+	n, err := w.claim(ctx, job.Args.AccountID, ids, token, claimPrefix(job.JobRow), w.clock())
 	if err != nil {
-		return fmt.Errorf("load delivery: %w", err)
+		return fmt.Errorf("claim deliveries: %w", err)
 	}
-	if d.Status != delivery.StatusPENDING {
-		return nil // sent in a batch, by an earlier run, or settled otherwise
+	if n == 0 {
+		return w.awaitOthers(ctx, ids)
 	}
-	dst := d.Edges.Destination
-	token, own := newClaimToken(job.JobRow), claimPrefix(job.JobRow)
-	batch, err := w.claimBatch(ctx, d, dst, token, own, now)
-	if err != nil {
-		return err
-	}
-	if batch == nil {
-		return w.awaitOther(ctx, d)
-	}
-	if !dst.Enabled {
-		return w.settleAll(ctx, token, batch, skippedOutcome("", "the destination is disabled"), now)
-	}
-	convs, err := w.conversions(ctx, batch)
-	if err != nil {
+	if err := w.fill(ctx, job.Args, token, n, w.clock()); err != nil {
 		w.release(ctx, token)
 		return err
 	}
+	batch, err := w.DB.Ent.Delivery.Query().
+		Where(delivery.Claim(token)).
+		WithDestination().
+		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
+		Order(ent.Asc(delivery.FieldID)).
+		All(ctx)
+	if err != nil {
+		w.release(ctx, token)
+		return fmt.Errorf("load claimed deliveries: %w", err)
+	}
+	outcomes := w.send(ctx, batch)
+	if err := w.record(ctx, token, batch, outcomes, w.clock()); err != nil {
+		return err
+	}
+	if err := w.verdict(batch, outcomes); err != nil {
+		return err
+	}
+	if n < len(ids) {
+		return w.awaitOthers(ctx, ids)
+	}
+	return nil
+}
+
+// fill adds to the n deliveries of job a claimed with token other fresh
+// PENDING deliveries of the same destination and event (never attempted,
+// not claimed), oldest first, up to a.Fill, the platform's batch size:
+// under a backlog one request then carries hundreds of conversions, and
+// the jobs of the others find them SENT. Only fresh deliveries are taken
+// so that a platform outage does not burn the retry budget of the
+// deliveries waiting out their backoff.
+func (w *ForwardWorker) fill(ctx context.Context, a ForwardArgs, token string, n int, now time.Time) error {
+	room := a.Fill - n
+	if room <= 0 || a.DestinationID == "" {
+		return nil
+	}
+	more, err := w.DB.Ent.Delivery.Query().
+		Where(
+			delivery.AccountID(a.AccountID),
+			delivery.DestinationID(a.DestinationID),
+			delivery.StatusEQ(delivery.StatusPENDING),
+			delivery.Attempts(0),
+			delivery.EventName(a.EventName),
+			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+		).
+		Order(ent.Asc(delivery.FieldCreatedAt)).
+		Limit(room).
+		IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("look for a batch: %w", err)
+	}
+	if len(more) == 0 {
+		return nil
+	}
+	if _, err := w.claim(ctx, a.AccountID, more, token, "", now); err != nil {
+		return fmt.Errorf("claim deliveries: %w", err)
+	}
+	return nil
+}
+
+// send sends batch, grouped by destination and event, in requests of at
+// most destination.MaxBatch events, and returns each delivery's outcome.
+// The groups go out at the same time, each group's requests one after the
+// other.
+func (w *ForwardWorker) send(ctx context.Context, batch []*ent.Delivery) []capi.Outcome {
+	outcomes := make([]capi.Outcome, len(batch))
+	type key struct{ dst, event string }
+	groups := map[key][]int{}
+	var order []key
+	for i, d := range batch {
+		k := key{d.DestinationID, d.EventName}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	var wg sync.WaitGroup
+	for _, k := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.sendGroup(ctx, batch, groups[k], k.event, outcomes)
+		}()
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// sendGroup sends the deliveries batch[idx], all of one destination and
+// event, and writes their outcomes at the same indexes of outcomes.
+func (w *ForwardWorker) sendGroup(ctx context.Context, batch []*ent.Delivery, idx []int, event string, outcomes []capi.Outcome) {
+	settle := func(idx []int, o capi.Outcome) {
+		for _, i := range idx {
+			outcomes[i] = o
+			outcomes[i].EventID = batch[i].EventID
+		}
+	}
+	dst := batch[idx[0]].Edges.Destination
+	if dst == nil || !dst.Enabled {
+		settle(idx, skippedOutcome("", "the destination is disabled"))
+		return
+	}
 	creds, err := w.Destinations.Open(dst)
 	if err != nil {
-		return w.settleAll(ctx, token, batch, failedOutcome(err.Error()), now)
+		settle(idx, failedOutcome(err.Error()))
+		return
 	}
 	if w.Destinations.Stale(dst) {
 		if err := w.Destinations.Reseal(ctx, w.DB.Ent, dst); err != nil {
 			w.log().WarnContext(ctx, "could not seal destination credentials with the current key", "destination", dst.ID, "err", err)
 		}
 	}
-	if dst.Kind == destination.KindGoogleAds && digitsOnly(d.EventName) {
-		creds.GoogleAds.ConversionActionID = d.EventName
+	if dst.Kind == destination.KindGoogleAds && digitsOnly(event) {
+		creds.GoogleAds.ConversionActionID = event
 	}
-	events := make([]capi.Event, len(batch))
-	for i, dl := range batch {
-		events[i] = BuildEvent(dl, convs[dl.ConversionID])
+	size := max(destination.MaxBatch(dst.Kind), 1)
+	for from := 0; from < len(idx); from += size {
+		chunk := idx[from:min(from+size, len(idx))]
+		events := make([]capi.Event, len(chunk))
+		for j, i := range chunk {
+			events[j] = BuildEvent(batch[i], batch[i].Edges.Conversion)
+		}
+		res := w.Destinations.Clients.Send(ctx, creds, events)
+		if len(res.Outcomes) != len(chunk) {
+			settle(chunk, capi.Outcome{Err: &capi.Error{Code: "internal", Retryable: true,
+				Message: fmt.Sprintf("capi returned %d outcomes for %d events", len(res.Outcomes), len(chunk))}})
+			continue
+		}
+		for j, i := range chunk {
+			outcomes[i] = res.Outcomes[j]
+		}
 	}
-	res := w.Destinations.Clients.Send(ctx, creds, events)
-	mine, err := w.record(ctx, token, batch, res.Outcomes, w.clock())
-	if err != nil {
-		return err
-	}
-	return w.verdict(mine, d)
 }
 
-// verdict turns the outcome of the job's own delivery into River's terms.
-func (w *ForwardWorker) verdict(o capi.Outcome, d *ent.Delivery) error {
-	if o.Delivered() || o.Err == nil || !o.Err.Retryable || d.Attempts+1 >= MaxDeliveryAttempts {
+// verdict turns the outcomes of batch into River's terms: done, unless a
+// delivery failed in a way that may pass and has attempts left; then the
+// job is retried with NextRetry's backoff, or snoozes for the longest wait
+// a platform asked for.
+func (w *ForwardWorker) verdict(batch []*ent.Delivery, outcomes []capi.Outcome) error {
+	var (
+		retry *capi.Error
+		id    string
+		wait  time.Duration
+	)
+	for i, o := range outcomes {
+		if o.Delivered() || o.Err == nil || !o.Err.Retryable || batch[i].Attempts+1 >= MaxDeliveryAttempts {
+			continue
+		}
+		if retry == nil {
+			retry, id = o.Err, batch[i].ID
+		}
+		wait = max(wait, min(o.Err.RetryAfter, maxPlatformWait))
+	}
+	switch {
+	case retry == nil:
 		return nil
-	}
-	if wait := min(o.Err.RetryAfter, maxPlatformWait); wait > 0 {
+	case wait > 0:
 		return river.JobSnooze(wait)
+	default:
+		return fmt.Errorf("delivery %s: %w", id, retry)
 	}
-	return fmt.Errorf("delivery %s: %w", d.ID, o.Err)
 }
 
 // claimFor is how long a forward job owns the deliveries it sends: the job
@@ -265,57 +397,9 @@ func (w *ForwardWorker) claimFor() time.Duration {
 
 const claimMargin = 10 * time.Second
 
-// claimBatch claims d and, when the platform takes batches, up to
-// MaxBatch-1 other fresh PENDING deliveries of its destination and event,
-// oldest first, in one UPDATE (one commit). It returns the claimed
-// deliveries with d first, or nil when d itself was not free (another job
-// is sending it); the others are then released.
-func (w *ForwardWorker) claimBatch(ctx context.Context, d *ent.Delivery, dst *ent.Destination, token, own string, now time.Time) ([]*ent.Delivery, error) {
-	ids := []string{d.ID}
-	if n := destination.MaxBatch(dst.Kind); n > 1 && dst.Enabled {
-		more, err := w.DB.Ent.Delivery.Query().
-			Where(
-				delivery.DestinationID(d.DestinationID),
-				delivery.StatusEQ(delivery.StatusPENDING),
-				delivery.Attempts(0),
-				delivery.EventName(d.EventName),
-				delivery.IDNEQ(d.ID),
-				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
-			).
-			Order(ent.Asc(delivery.FieldCreatedAt)).
-			Limit(n - 1).
-			IDs(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("look for a batch: %w", err)
-		}
-		ids = append(ids, more...)
-	}
-	n, err := w.claim(ctx, d.AccountID, ids, token, own, now)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	claimed, err := w.DB.Ent.Delivery.Query().Where(delivery.Claim(token)).All(ctx)
-	if err != nil {
-		w.release(ctx, token)
-		return nil, fmt.Errorf("load claimed deliveries: %w", err)
-	}
-	batch := make([]*ent.Delivery, 0, len(claimed))
-	for _, c := range claimed {
-		if c.ID == d.ID {
-			batch = append([]*ent.Delivery{c}, batch...)
-		} else {
-			batch = append(batch, c)
-		}
-	}
-	if len(batch) == 0 || batch[0].ID != d.ID {
-		w.release(ctx, token)
-		return nil, nil
-	}
-	return batch, nil
-}
+// maxAwait bounds how long a job waits for deliveries another job holds
+// before it looks again.
+const maxAwait = 2 * time.Second
 
 // claim marks the deliveries ids that are PENDING and not claimed by a live
 // job with token, and returns how many it took. A claim is dead when it
@@ -361,26 +445,30 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 	return int(n), err
 }
 
-// awaitOther is what a job does when another job holds its delivery (a
-// batch in flight, or a job that died while sending): it snoozes until the
-// other's claim lapses, which does not hold a worker meanwhile. By then the
-// delivery is almost always settled and the job ends after one read; if the
-// other job died, the claim has lapsed and this job sends the delivery; if
-// the batch's attempt failed and may pass, this is its retry, a couple of
-// minutes later.
-func (w *ForwardWorker) awaitOther(ctx context.Context, d *ent.Delivery) error {
-	cur, err := w.DB.Ent.Delivery.Get(ctx, d.ID)
-	switch {
-	case ent.IsNotFound(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("load delivery: %w", err)
-	case cur.Status != delivery.StatusPENDING:
+// awaitOthers is what a job does when other jobs hold some of its
+// deliveries (one sending them in its batch now, or one that died while
+// sending): it snoozes, which does not hold a worker meanwhile, for
+// maxAwait or until the first of their claims lapses if sooner. A batch in
+// flight is almost always settled by then and the job ends after one read;
+// if a holder died, its claim lapses and this job sends the delivery.
+func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string) error {
+	pending, err := w.DB.Ent.Delivery.Query().
+		Where(delivery.IDIn(ids...), delivery.StatusEQ(delivery.StatusPENDING)).
+		Select(delivery.FieldID, delivery.FieldClaimedUntil).
+		All(ctx)
+	if err != nil {
+		return fmt.Errorf("load deliveries: %w", err)
+	}
+	if len(pending) == 0 {
 		return nil
 	}
-	wait := time.Second
-	if cur.ClaimedUntil != nil {
-		wait = max(wait, time.Until(*cur.ClaimedUntil)+time.Second)
+	wait := maxAwait
+	for _, d := range pending {
+		lapse := 100 * time.Millisecond
+		if d.ClaimedUntil != nil {
+			lapse = max(lapse, time.Until(*d.ClaimedUntil)+time.Second)
+		}
+		wait = min(wait, lapse)
 	}
 	return river.JobSnooze(wait)
 }
@@ -396,51 +484,20 @@ func (w *ForwardWorker) release(ctx context.Context, token string) {
 	}
 }
 
-// conversions loads the conversions of batch with their visits.
-func (w *ForwardWorker) conversions(ctx context.Context, batch []*ent.Delivery) (map[string]*ent.Conversion, error) {
-	ids := make([]string, 0, len(batch))
-	for _, d := range batch {
-		ids = append(ids, d.ConversionID)
-	}
-	convs, err := w.DB.Ent.Conversion.Query().
-		Where(conversion.IDIn(ids...)).
-		WithVisit().
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load conversions: %w", err)
-	}
-	out := make(map[string]*ent.Conversion, len(convs))
-	for _, c := range convs {
-		out[c.ID] = c
-	}
-	return out, nil
-}
-
-// settleAll records the same outcome for every delivery of batch.
-func (w *ForwardWorker) settleAll(ctx context.Context, token string, batch []*ent.Delivery, o capi.Outcome, now time.Time) error {
-	outcomes := make([]capi.Outcome, len(batch))
-	for i, d := range batch {
-		outcomes[i] = o
-		outcomes[i].EventID = d.EventID
-	}
-	_, err := w.record(ctx, token, batch, outcomes, now)
-	return err
-}
-
 // record writes each outcome to its delivery, in one transaction, and
-// releases the claim. It returns the outcome of batch[0], the job's own.
+// releases the claim, and counts the outcomes in metrics.Deliveries.
 // The writes are conditional on the claim: a job that lost it (it ran past
 // claimFor) records nothing and says so.
-func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.Delivery, outcomes []capi.Outcome, now time.Time) (capi.Outcome, error) {
+func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.Delivery, outcomes []capi.Outcome, now time.Time) error {
 	if len(outcomes) != len(batch) {
-		return capi.Outcome{}, fmt.Errorf("capi returned %d outcomes for %d events", len(outcomes), len(batch))
+		return fmt.Errorf("capi returned %d outcomes for %d events", len(outcomes), len(batch))
 	}
 	// The platform's answer must be recorded even if the job's context
 	// ends now: the request went out.
 	ctx = context.WithoutCancel(ctx)
 	tx, err := w.DB.Ent.Tx(ctx)
 	if err != nil {
-		return capi.Outcome{}, fmt.Errorf("begin recording deliveries: %w", err)
+		return fmt.Errorf("begin recording deliveries: %w", err)
 	}
 	// Deliveries never attempted before with the same outcome get the same
 	// values (the events of one request share its answer), so they are
@@ -476,16 +533,38 @@ func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.D
 		n, err := upd.Save(ctx)
 		if err != nil {
 			_ = tx.Rollback()
-			return capi.Outcome{}, fmt.Errorf("record deliveries: %w", err)
+			return fmt.Errorf("record deliveries: %w", err)
 		}
 		if n != len(g.ids) {
 			w.log().WarnContext(ctx, "delivery claims lapsed before their results were recorded", "deliveries", len(g.ids)-n)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return capi.Outcome{}, fmt.Errorf("commit deliveries: %w", err)
+		return fmt.Errorf("commit deliveries: %w", err)
 	}
-	return outcomes[0], nil
+	for i, d := range batch {
+		platform := "unknown"
+		if d.Edges.Destination != nil {
+			platform = string(d.Edges.Destination.Kind)
+		}
+		metrics.Deliveries.Inc(platform, outcomeName(outcomes[i], d.Attempts+1))
+	}
+	return nil
+}
+
+// outcomeName is the metrics.Deliveries label of outcome o of a
+// delivery's attempt-th attempt.
+func outcomeName(o capi.Outcome, attempt int) string {
+	switch {
+	case o.Delivered():
+		return "sent"
+	case errors.Is(o.Err, capi.ErrSkipped):
+		return "skipped"
+	case o.Err.Retryable && attempt < MaxDeliveryAttempts:
+		return "retried"
+	default:
+		return "failed"
+	}
 }
 
 // applyOutcome sets on upd what outcome o means for delivery d.

@@ -71,11 +71,11 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &ForwardWorker{DB: d.DB, Config: d.Config, Destinations: dests, Logger: d.Logger}); err != nil {
 		return nil, fmt.Errorf("register forward worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &ForwardSweepWorker{DB: d.DB, Config: d.Config}); err != nil {
+		return nil, fmt.Errorf("register forward sweep worker: %w", err)
+	}
 	if err := river.AddWorkerSafely(workers, &StatusWorker{DB: d.DB}); err != nil {
 		return nil, fmt.Errorf("register status worker: %w", err)
-	}
-	if err := river.AddWorkerSafely(workers, &RetractWorker{DB: d.DB, Config: d.Config, Destinations: dests, Logger: d.Logger}); err != nil {
-		return nil, fmt.Errorf("register retract worker: %w", err)
 	}
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: MaxWorkers}},
@@ -95,6 +95,9 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 			river.NewPeriodicJob(river.PeriodicInterval(RollupInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return RollupArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true, ID: "report_rollup"}),
+			river.NewPeriodicJob(river.PeriodicInterval(SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return ForwardSweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "forward_sweep"}),
 		},
 	})
 	if err != nil {

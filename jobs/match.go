@@ -99,31 +99,56 @@ func (w *MatchWorker) Work(ctx context.Context, job *river.Job[MatchArgs]) error
 // person, the account's attribution model picks the first or the last.
 // Without a visit, why says what was tried, for the Events Log.
 func (w *MatchWorker) find(ctx context.Context, conv *ent.Conversion, now time.Time) (*ent.Click, string, error) {
-	acc, err := w.DB.Ent.Account.Get(ctx, conv.AccountID)
+	sc, err := w.scope(ctx, conv.AccountID)
 	if err != nil {
-		return nil, "", fmt.Errorf("load account: %w", err)
+		return nil, "", err
 	}
-	props, err := w.DB.Ent.Property.Query().Where(property.AccountID(conv.AccountID)).All(ctx)
+	return w.findIn(ctx, sc, conv, now)
+}
+
+// scope is what attribution needs to know of an account: its model and
+// the attribution window of each of its properties.
+type scope struct {
+	acc     *ent.Account
+	windows map[string]time.Duration
+	widest  time.Duration
+}
+
+func (w *MatchWorker) scope(ctx context.Context, accountID string) (*scope, error) {
+	acc, err := w.DB.Ent.Account.Get(ctx, accountID)
 	if err != nil {
-		return nil, "", fmt.Errorf("load properties: %w", err)
+		return nil, fmt.Errorf("load account: %w", err)
 	}
-	windows := make(map[string]time.Duration, len(props))
-	widest := days(acc.AttributionWindowDays)
+	props, err := w.DB.Ent.Property.Query().Where(property.AccountID(accountID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load properties: %w", err)
+	}
+	sc := &scope{acc: acc, windows: make(map[string]time.Duration, len(props)), widest: days(acc.AttributionWindowDays)}
 	for _, p := range props {
 		win := days(acc.AttributionWindowDays)
 		if p.AttributionWindowDays > 0 {
 			win = days(p.AttributionWindowDays)
 		}
-		windows[p.ID] = win
-		widest = max(widest, win)
+		sc.windows[p.ID] = win
+		sc.widest = max(sc.widest, win)
 	}
-	inWindow := func(c *ent.Click) bool {
-		win, ok := windows[c.PropertyID]
-		if !ok {
-			win = days(acc.AttributionWindowDays)
-		}
-		return !c.CreatedAt.Before(conv.ReceivedAt.Add(-win))
+	return sc, nil
+}
+
+// inWindow reports whether conv may be attributed to c: c was recorded
+// within the attribution window of its property before conv.
+func (sc *scope) inWindow(conv *ent.Conversion, c *ent.Click) bool {
+	win, ok := sc.windows[c.PropertyID]
+	if !ok {
+		win = days(sc.acc.AttributionWindowDays)
 	}
+	return !c.CreatedAt.Before(conv.ReceivedAt.Add(-win))
+}
+
+// findIn is find with the account's scope loaded.
+func (w *MatchWorker) findIn(ctx context.Context, sc *scope, conv *ent.Conversion, now time.Time) (*ent.Click, string, error) {
+	acc, widest := sc.acc, sc.widest
+	inWindow := func(c *ent.Click) bool { return sc.inWindow(conv, c) }
 	var tried []string
 	if conv.ClickID != "" {
 		clk, err := w.DB.Ent.Click.Query().
@@ -208,6 +233,28 @@ var errSettled = errors.New("conversion already settled")
 // match is never recorded without them. It returns errSettled when conv is
 // no longer RECEIVED.
 func onMatch(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Click, now time.Time) error {
+	matched, err := markMatched(ctx, tx, conv, clk, now)
+	if err != nil {
+		return err
+	}
+	if !matched {
+		return errSettled
+	}
+	m := *conv
+	m.Status = conversion.StatusMATCHED
+	if ok, _ := Forwardable(&m); !ok {
+		return nil
+	}
+	args, err := PlanDeliveries(ctx, tx.Client(), &m, false)
+	if err != nil {
+		return err
+	}
+	return insertJobs(ctx, tx, args)
+}
+
+// markMatched marks conv MATCHED with clk in tx, unless it is no longer
+// RECEIVED; it reports whether it did.
+func markMatched(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Click, now time.Time) (bool, error) {
 	n, err := tx.Conversion.Update().
 		Where(conversion.ID(conv.ID), conversion.StatusEQ(conversion.StatusRECEIVED)).
 		SetStatus(conversion.StatusMATCHED).
@@ -217,21 +264,9 @@ func onMatch(ctx context.Context, tx *ent.Tx, conv *ent.Conversion, clk *ent.Cli
 		ClearReason().
 		Save(ctx)
 	if err != nil {
-		return fmt.Errorf("mark conversion matched: %w", err)
+		return false, fmt.Errorf("mark conversion matched: %w", err)
 	}
-	if n == 0 {
-		return errSettled
-	}
-	matched := *conv
-	matched.Status = conversion.StatusMATCHED
-	if ok, _ := Forwardable(&matched); !ok {
-		return nil
-	}
-	args, err := PlanDeliveries(ctx, tx.Client(), &matched, false)
-	if err != nil {
-		return err
-	}
-	return insertJobs(ctx, tx, args)
+	return n == 1, nil
 }
 
 // settleNoMatch marks conv NO_MATCH with reason, unless it was settled

@@ -3,12 +3,19 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/conversion"
+	"github.com/clickback/clickback/viewer"
 )
 
 // MatchBatchArgs asks for the RECEIVED conversions of one collect
@@ -24,13 +31,19 @@ type MatchBatchArgs struct {
 // Kind implements river.JobArgs.
 func (MatchBatchArgs) Kind() string { return "match_batch" }
 
-// MatchBatchWorker works a MatchBatchArgs: each conversion as MatchWorker
-// would. A conversion that must wait for its click (a snooze) or whose
-// matching failed becomes a match job of its own, scheduled when its wait
-// ends or at once, so that one slow or failing conversion neither holds up
-// nor retries the others. Running twice is harmless: MatchWorker is
-// idempotent, and a second round of follow-up jobs finds its conversions
-// settled or waits alongside the first.
+// MatchBatchWorker works a MatchBatchArgs. The conversions whose Click ID
+// names a click in their attribution window are matched together, per
+// account, in one transaction: one query for the clicks, one conditional
+// update per conversion, bulk inserts of their deliveries and one forward
+// job per destination and event for all of them (planBatch). The others
+// go through MatchWorker one by one (external id, email, waiting for a
+// late click, NO_MATCH); one that must wait for its click (a snooze) or
+// whose matching failed becomes a match job of its own, scheduled when its
+// wait ends or at once, so that one slow or failing conversion neither
+// holds up nor retries the others. Running twice is harmless: only
+// RECEIVED conversions are matched, with conditional updates, and a second
+// round of follow-up jobs finds its conversions settled or waits alongside
+// the first.
 type MatchBatchWorker struct {
 	river.WorkerDefaults[MatchBatchArgs]
 	Match *MatchWorker
@@ -38,13 +51,31 @@ type MatchBatchWorker struct {
 
 // Work implements river.Worker.
 func (w *MatchBatchWorker) Work(ctx context.Context, job *river.Job[MatchBatchArgs]) error {
+	var (
+		accounts []string
+		byAcc    = map[string][]MatchArgs{}
+	)
+	for _, a := range job.Args.Conversions {
+		if _, ok := byAcc[a.AccountID]; !ok {
+			accounts = append(accounts, a.AccountID)
+		}
+		byAcc[a.AccountID] = append(byAcc[a.AccountID], a)
+	}
+	var rest []MatchArgs
+	for _, acc := range accounts {
+		left, err := w.matchByClickID(ctx, acc, byAcc[acc])
+		if err != nil {
+			return err
+		}
+		rest = append(rest, left...)
+	}
 	var later []river.InsertManyParams
 	now := time.Now()
-	for i, a := range job.Args.Conversions {
+	for i, a := range rest {
 		if ctx.Err() != nil {
 			// Out of time: the rest go on as jobs of their own.
-			for _, rest := range job.Args.Conversions[i:] {
-				later = append(later, river.InsertManyParams{Args: rest})
+			for _, r := range rest[i:] {
+				later = append(later, river.InsertManyParams{Args: r})
 			}
 			break
 		}
@@ -74,4 +105,160 @@ func (w *MatchBatchWorker) Work(ctx context.Context, job *river.Job[MatchBatchAr
 		return fmt.Errorf("hand over %d conversions: %w", len(later), err)
 	}
 	return nil
+}
+
+// matchByClickID matches, in one transaction, the RECEIVED conversions of
+// args (all of account accountID) whose Click ID names a click inside the
+// attribution window, and returns the others, still RECEIVED, for
+// MatchWorker.
+func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string, args []MatchArgs) ([]MatchArgs, error) {
+	ctx = viewer.SystemContext(ctx, accountID)
+	now := time.Now()
+	if w.Match.now != nil {
+		now = w.Match.now()
+	}
+	ids := make([]string, len(args))
+	for i, a := range args {
+		ids[i] = a.ConversionID
+	}
+	db := w.Match.DB.Ent
+	convs, err := db.Conversion.Query().
+		Where(conversion.AccountID(accountID), conversion.IDIn(ids...), conversion.StatusEQ(conversion.StatusRECEIVED)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load conversions: %w", err)
+	}
+	if len(convs) == 0 {
+		return nil, nil // settled by an earlier run, or deleted
+	}
+	clickIDs := make([]string, 0, len(convs))
+	for _, c := range convs {
+		if c.ClickID != "" {
+			clickIDs = append(clickIDs, c.ClickID)
+		}
+	}
+	clicks := map[string][]*ent.Click{}
+	if len(clickIDs) > 0 {
+		found, err := db.Click.Query().
+			Where(click.AccountID(accountID), click.ClickIDIn(clickIDs...)).
+			All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("look up clicks: %w", err)
+		}
+		for _, c := range found {
+			clicks[c.ClickID] = append(clicks[c.ClickID], c)
+		}
+	}
+	var sc *scope
+	if len(clicks) > 0 {
+		if sc, err = w.Match.scope(ctx, accountID); err != nil {
+			return nil, err
+		}
+	}
+	type pair struct {
+		conv *ent.Conversion
+		clk  *ent.Click
+	}
+	var (
+		pairs []pair
+		rest  []MatchArgs
+	)
+	for _, conv := range convs {
+		var clk *ent.Click
+		for _, c := range clicks[conv.ClickID] {
+			if sc.inWindow(conv, c) {
+				clk = c
+				break
+			}
+		}
+		if clk == nil {
+			rest = append(rest, MatchArgs{ConversionID: conv.ID, AccountID: accountID})
+			continue
+		}
+		pairs = append(pairs, pair{conv, clk})
+	}
+	if len(pairs) == 0 {
+		return rest, nil
+	}
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin match: %w", err)
+	}
+	convs, clks := make([]*ent.Conversion, len(pairs)), make([]*ent.Click, len(pairs))
+	for i, p := range pairs {
+		convs[i], clks[i] = p.conv, p.clk
+	}
+	done, err := w.markAllMatched(ctx, tx, accountID, convs, clks, now)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	forward := make([]*ent.Conversion, 0, len(pairs))
+	for _, c := range convs {
+		if !done[c.ID] {
+			continue // settled by another run meanwhile
+		}
+		m := *c
+		m.Status = conversion.StatusMATCHED
+		if fwd, _ := Forwardable(&m); fwd {
+			forward = append(forward, &m)
+		}
+	}
+	jobs, err := planBatch(ctx, tx.Client(), accountID, forward)
+	if err == nil {
+		err = insertJobs(ctx, tx, jobs)
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit match: %w", err)
+	}
+	return rest, nil
+}
+
+// markAllMatched marks each of convs MATCHED with the click of the same
+// index, as markMatched does, and returns the ids of those it marked (the
+// others were no longer RECEIVED). On PostgreSQL that is one statement.
+func (w *MatchBatchWorker) markAllMatched(ctx context.Context, tx *ent.Tx, accountID string, convs []*ent.Conversion, clks []*ent.Click, now time.Time) (map[string]bool, error) {
+	done := make(map[string]bool, len(convs))
+	if w.Match.DB.Dialect != dialect.Postgres {
+		for i, c := range convs {
+			ok, err := markMatched(ctx, tx, c, clks[i], now)
+			if err != nil {
+				return nil, err
+			}
+			done[c.ID] = ok
+		}
+		return done, nil
+	}
+	ids, visits, attrs := make([]string, len(convs)), make([]string, len(convs)), make([]string, len(convs))
+	for i, c := range convs {
+		b, err := json.Marshal(Attribution(clks[i]))
+		if err != nil {
+			return nil, fmt.Errorf("encode attribution: %w", err)
+		}
+		ids[i], visits[i], attrs[i] = c.ID, clks[i].ID, string(b)
+	}
+	rows, err := tx.SQLTx().QueryContext(ctx, `UPDATE conversions AS c
+		SET status = 'MATCHED', visit_id = v.visit_id, matched_at = $2, attribution = v.attribution::jsonb, reason = NULL, updated_at = $2
+		FROM unnest($3::text[], $4::text[], $5::text[]) AS v(id, visit_id, attribution)
+		WHERE c.id = v.id AND c.account_id = $1 AND c.status = 'RECEIVED'
+		RETURNING c.id`, accountID, now, ids, visits, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("mark conversions matched: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("mark conversions matched: %w", err)
+		}
+		done[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mark conversions matched: %w", err)
+	}
+	return done, nil
 }
