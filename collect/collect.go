@@ -124,6 +124,7 @@ type Collector struct {
 	accLimit  *ratelimit.Limiter
 	cache     *lookupCache
 	committer *groupcommit.Committer[*item]
+	writer    *writer
 	rejects   *rejectCounter
 	now       func() time.Time
 }
@@ -142,6 +143,7 @@ func New(d Deps) *Collector {
 		accLimit: ratelimit.New(opts.AccountRate, opts.AccountBurst, 100_000),
 		cache:    newLookupCache(d.DB.Ent, opts.CacheTTL),
 		rejects:  newRejectCounter(d.DB.Ent, d.Logger),
+		writer:   w,
 		now:      time.Now,
 	}
 	if d.DB.Pool != nil {

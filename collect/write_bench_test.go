@@ -1,11 +1,17 @@
 package collect
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/internal/dbtest"
 	"github.com/clickback/clickback/postback"
+	"github.com/clickback/clickback/viewer"
 )
 
 // BenchmarkNewItem measures turning a parsed postback into the row to
@@ -40,4 +46,53 @@ func TestAttributesJSON(t *testing.T) {
 	if want := `{"country":"DE","email":"a\"b@example.com","gender":"f"}`; got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
+}
+
+// BenchmarkWriteBatch measures storing one batch of 256 fresh conversions
+// and its match job, commit included, per database (PostgreSQL: the test
+// cluster, without fsync).
+func BenchmarkWriteBatch(b *testing.B) {
+	for _, d := range dbtest.Dialects {
+		b.Run(dbtest.Name(d), func(b *testing.B) {
+			tb := setup(b, d, Options{})
+			tgt, err := tb.collector.cache.get(context.Background(), cacheKey{accountKey: tb.account.Key, slug: tb.it.Slug}, time.Now())
+			require.NoError(b, err)
+			var n int
+			batch := func() []*item {
+				items := make([]*item, 256)
+				for i := range items {
+					n++
+					pb := postback.Postback{Outcome: postback.OutcomeReceived, Kind: postback.KindLead, EventName: postback.EventLead,
+						ClickID: fmt.Sprint("c", n), TransactionID: fmt.Sprint("t", n), AmountMicros: 1_500_000, Currency: "USD"}
+					items[i] = newItem(tgt, pb, `{"method":"GET","path":"/k/collect/s","query":"click_id=c&transaction_id=t&amount=1.50&secret=[redacted]"}`, "127.0.0.1", false, time.Now())
+				}
+				return items
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				items := batch()
+				b.StartTimer()
+				writeBatch(b, tb, items)
+			}
+			b.ReportMetric(float64(b.N*256)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// writeBatch writes items in one transaction the way the committer does.
+func writeBatch(b *testing.B, tb *testBundle, items []*item) {
+	ctx := viewer.SystemContext(context.Background(), "")
+	w := tb.collector.writer
+	if w.pgRiver != nil {
+		tx, err := tb.db.Pool.Begin(ctx)
+		require.NoError(b, err)
+		require.NoError(b, w.writePgx(ctx, tx, items))
+		require.NoError(b, tx.Commit(ctx))
+		return
+	}
+	tx, err := tb.db.Ent.Tx(ctx)
+	require.NoError(b, err)
+	require.NoError(b, w.write(ctx, tx.SQLTx(), items))
+	require.NoError(b, tx.Commit())
 }
