@@ -347,9 +347,12 @@ func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConfli
 // pgInsertSQL is the conversions insert on PostgreSQL: one array per
 // column, spread into rows by unnest, so that its text is the same whatever
 // the number of rows and pgx prepares it once per connection. The columns
-// are those of columns, in order.
+// are those of columns, in order. Empty strings become NULL, as ent writes
+// absent values (and a text array with NULLs would cost pgx an allocation
+// per value to encode).
 var pgInsertSQL = `INSERT INTO "conversions" (` + `"` + strings.Join(columns, `", "`) + `"` + `) ` +
-	`SELECT id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs::jsonb, raw, reason, ip, test, at, at ` +
+	`SELECT id, acc, integ, status, kind, ev, amount, cur, NULLIF(click, ''), NULLIF(txn, ''), NULLIF(dedup, ''), NULLIF(nstatus, ''), ` +
+	`NULLIF(ext, ''), NULLIF(email, ''), NULLIF(attrs, '')::jsonb, NULLIF(raw, ''), NULLIF(reason, ''), NULLIF(ip, ''), test, at, at ` +
 	`FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], ` +
 	`$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::boolean[], $20::timestamptz[]) ` +
 	`AS u(id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs, raw, reason, ip, test, at)`
@@ -357,21 +360,20 @@ var pgInsertSQL = `INSERT INTO "conversions" (` + `"` + strings.Join(columns, `"
 // pgInsert is insert on a pgx transaction.
 func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (map[string]bool, error) {
 	n := len(items)
-	ids, accs, ints, statuses, kinds, events, curs := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	// One backing array for the 17 text columns.
+	text := make([]string, 17*n)
+	col := func(i int) []string { return text[i*n : (i+1)*n : (i+1)*n] }
+	ids, accs, ints, statuses, kinds, events, curs := col(0), col(1), col(2), col(3), col(4), col(5), col(6)
+	clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips := col(7), col(8), col(9), col(10), col(11), col(12), col(13), col(14), col(15), col(16)
 	amounts := make([]int64, n)
-	clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	tests := make([]bool, n)
 	at := make([]time.Time, n)
 	for i, it := range items {
 		ids[i], accs[i], ints[i] = it.id, it.accountID, it.integrationID
 		statuses[i], kinds[i], events[i], curs[i] = string(it.status), string(it.kind), it.eventName, it.currency
 		amounts[i] = it.amountMicros
-		clicks[i], txns[i], dedups[i], nstatuses[i] = ptr(it.clickID), ptr(it.transactionID), ptr(it.dedupKey), ptr(it.networkStatus)
-		exts[i], emails[i], raws[i], reasons[i], ips[i] = ptr(it.externalID), ptr(it.emailSHA256), ptr(it.rawRequest), ptr(it.reason), ptr(it.sourceIP)
-		if len(it.attributes) > 0 {
-			s := string(it.attributes)
-			attrs[i] = &s
-		}
+		clicks[i], txns[i], dedups[i], nstatuses[i] = it.clickID, it.transactionID, it.dedupKey, it.networkStatus
+		exts[i], emails[i], attrs[i], raws[i], reasons[i], ips[i] = it.externalID, it.emailSHA256, string(it.attributes), it.rawRequest, it.reason, it.sourceIP
 		tests[i], at[i] = it.test, it.receivedAt
 	}
 	q := pgInsertSQL
@@ -396,14 +398,6 @@ func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (m
 		return nil, fmt.Errorf("insert conversions: %w", err)
 	}
 	return inserted, nil
-}
-
-// ptr is nil for an empty string: NULL, as ent writes absent values.
-func ptr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 func nullable(s string) any {
