@@ -60,6 +60,9 @@ func main() {
 		case "soak":
 			soakMode()
 			return
+		case "e2e":
+			e2eMode()
+			return
 		case "soak-serve":
 			soakServe()
 			return
