@@ -22,6 +22,11 @@ func Explain(ctx context.Context, db DB, q Query) ([]string, error) {
 		return nil, err
 	}
 	p := plan(&q, sealed)
+	if q.Attribution == ClickTime && sealed > 0 {
+		if err := p.resolveReceived(ctx, db, &q, sealed); err != nil {
+			return nil, err
+		}
+	}
 	var out []string
 	for _, s := range p.statements(&q, db.Dialect) {
 		rs, err := db.SQL.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+s.sql, s.args...)

@@ -273,6 +273,11 @@ func Run(ctx context.Context, db DB, q Query, rates Rates) (*Report, error) {
 // sealed (unix seconds; 0 reads only the raw tables).
 func run(ctx context.Context, db DB, q Query, rates Rates, sealed int64) (*Report, error) {
 	p := plan(&q, sealed)
+	if q.Attribution == ClickTime && sealed > 0 {
+		if err := p.resolveReceived(ctx, db, &q, sealed); err != nil {
+			return nil, err
+		}
+	}
 	rows := map[string]*Row{}
 	for _, s := range p.statements(&q, db.Dialect) {
 		if err := s.run(ctx, db, &q, rows); err != nil {

@@ -31,7 +31,7 @@ const (
 // the updated_at from which changed conversions and deliveries are looked
 // for.
 const (
-	stateName   = "report.v3"
+	stateName   = "report.v4"
 	changesName = stateName + ".changes"
 )
 
@@ -143,6 +143,17 @@ func rollupChunkTx(ctx context.Context, db DB, target int64) (int64, bool, error
 		if err := conversionRollup(ctx, tx, db.Dialect, acc, start, end); err != nil {
 			return 0, false, err
 		}
+		// The days this chunk completes.
+		for day := start / dayBucket * dayBucket; day+dayBucket <= end; day += dayBucket {
+			if day+dayBucket <= start {
+				continue
+			}
+			for _, clicks := range []bool{true, false} {
+				if err := dayRollup(ctx, tx, db.Dialect, acc, day, clicks); err != nil {
+					return 0, false, err
+				}
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE rollup_states SET sealed_through = "+ph(1)+" WHERE name = "+ph(2), end, stateName); err != nil {
 		return 0, false, fmt.Errorf("rollup state: %w", err)
@@ -248,6 +259,58 @@ const (
 	// whose offset is not a whole number of hours.
 	levelQuarter = 3
 )
+
+// dayBucket is the size of the day rows: for each complete UTC day, the
+// sums of its hour rows (click rows of minutes 1440, conversion rows of
+// levels 4 to 6 for levels 0 to 2, with the click's UTC day in
+// click_hour), which reports without a time dimension read for the whole
+// days of their range.
+const dayBucket = 24 * 3600
+
+// dayLevel is the level of the day rows of the hour rows of level.
+func dayLevel(level int) int { return level + 4 }
+
+// dayRollup (re)makes the day rows of the UTC day starting at day (unix
+// seconds) from its hour rows, for clicks or conversions.
+func dayRollup(ctx context.Context, tx *sql.Tx, d, accountID string, day int64, clicks bool) error {
+	var stmts []stmt
+	b := &builder{dialect: d}
+	acc := b.arg(accountID)
+	// Integers of our own: literals, as a parameter in a SELECT list has
+	// no type on PostgreSQL.
+	dayArg, endArg := strconv.FormatInt(day, 10), strconv.FormatInt(day+dayBucket, 10)
+	if clicks {
+		b.w("DELETE FROM click_rollups WHERE account_id = ", acc, " AND pages IN (", b.arg(false), ", ", b.arg(true), ") AND hour = ", dayArg, " AND minutes = 1440")
+		stmts = append(stmts, b.done())
+		b = &builder{dialect: d}
+		acc = b.arg(accountID)
+		b.w("INSERT INTO click_rollups (id, account_id, hour, property_id, utm_source, utm_medium, utm_campaign, pages, minutes, landing_page, clicks, outbound_clicks)",
+			" SELECT ", newID(d, "rlc"), ", r.account_id, ", dayArg, ", r.property_id, r.utm_source, r.utm_medium, r.utm_campaign, r.pages, 1440, r.landing_page, sum(r.clicks), sum(r.outbound_clicks)",
+			" FROM click_rollups r WHERE r.account_id = ", acc, " AND r.pages IN (", b.arg(false), ", ", b.arg(true), ") AND r.hour >= ", dayArg, " AND r.hour < ", endArg, " AND r.minutes = 60",
+			" GROUP BY r.account_id, r.property_id, r.utm_source, r.utm_medium, r.utm_campaign, r.pages, r.landing_page")
+		stmts = append(stmts, b.done())
+	} else {
+		b.w("DELETE FROM conversion_rollups WHERE account_id = ", acc, " AND level IN (4, 5, 6) AND hour = ", dayArg)
+		stmts = append(stmts, b.done())
+		b = &builder{dialect: d}
+		acc = b.arg(accountID)
+		clickDay := "CASE WHEN r.click_hour < 0 THEN -1 ELSE r.click_hour / " + strconv.Itoa(dayBucket) + " * " + strconv.Itoa(dayBucket) + " END"
+		b.w("INSERT INTO conversion_rollups (id, account_id, level, hour, click_hour, integration_id, event_name, currency, property_id,",
+			" utm_source, utm_medium, utm_campaign, landing_page, destination_id, conversions, leads, purchases, amount_micros, deliveries_sent, deliveries_failed)",
+			" SELECT ", newID(d, "rlv"), ", r.account_id, r.level + 4, ", dayArg, ", ", clickDay, ", r.integration_id, r.event_name, r.currency, r.property_id,",
+			" r.utm_source, r.utm_medium, r.utm_campaign, r.landing_page, r.destination_id, sum(r.conversions), sum(r.leads), sum(r.purchases), sum(r.amount_micros),",
+			" sum(r.deliveries_sent), sum(r.deliveries_failed)",
+			" FROM conversion_rollups r WHERE r.account_id = ", acc, " AND r.level IN (0, 1, 2) AND r.hour >= ", dayArg, " AND r.hour < ", endArg,
+			" GROUP BY r.account_id, r.level, ", clickDay, ", r.integration_id, r.event_name, r.currency, r.property_id, r.utm_source, r.utm_medium, r.utm_campaign, r.landing_page, r.destination_id")
+		stmts = append(stmts, b.done())
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+			return fmt.Errorf("day rollup of account %s: %w", accountID, err)
+		}
+	}
+	return nil
+}
 
 // conversionRollup (re)computes the conversion rollups of one account for
 // the conversions received in the hours [from, to) (unix seconds): the rows
@@ -364,8 +427,21 @@ func rollupChanges(ctx context.Context, db DB, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	var days []accountHour
+	seen := map[accountHour]bool{}
 	for _, ah := range changed {
 		if err := conversionRollup(ctx, tx, db.Dialect, ah.account, ah.hour, ah.hour+3600); err != nil {
+			return err
+		}
+		// The complete days of the hours, once all of them are done.
+		day := accountHour{ah.account, ah.hour / dayBucket * dayBucket}
+		if day.hour+dayBucket <= sealed && !seen[day] {
+			seen[day] = true
+			days = append(days, day)
+		}
+	}
+	for _, day := range days {
+		if err := dayRollup(ctx, tx, db.Dialect, day.account, day.hour, false); err != nil {
 			return err
 		}
 	}

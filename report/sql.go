@@ -50,10 +50,25 @@ type queryPlan struct {
 	// from the sealed point on are not rolled up, and are read raw for
 	// the clicks of the window.
 	late *time.Time
+	// receivedIn holds, by click time, for each span of clicks read raw,
+	// the hours in which the conversions of those clicks were received
+	// before the sealed point (see receivedHours): a raw read of the
+	// conversions of a few minutes of clicks reads those hours and the
+	// ones not rolled up yet, rather than every conversion since.
+	receivedIn map[span][]span
+	sealed     int64
+}
+
+// rawConversionSpans are the spans whose conversions are read raw.
+func (p queryPlan) rawConversionSpans() []span {
+	if !p.conversions.ok {
+		return p.whole
+	}
+	return p.conversions.rest
 }
 
 func plan(q *Query, sealed int64) queryPlan {
-	p := queryPlan{whole: []span{{q.From, q.To}}}
+	p := queryPlan{whole: []span{{q.From, q.To}}, sealed: sealed}
 	if sealed <= 0 {
 		return p
 	}
@@ -94,6 +109,39 @@ func newWindow(q *Query, limit int64) window {
 		w.rest = append(w.rest, span{t, q.To})
 	}
 	return w
+}
+
+// part is a stretch of a window read from one set of rollup rows: those of
+// size-second buckets (rollupBucket, rawBucket or dayBucket) in [from, to),
+// and, when receivedFrom is set, only of the conversions received from
+// then on.
+type part struct {
+	from, to, size, receivedFrom int64
+}
+
+// parts splits a window: a report without a time dimension reads the day
+// rows for the whole UTC days of the window and the hour rows for the rest.
+// By click time, the day rows hold the conversions received before the
+// last complete day; the hour rows add those received since.
+func (w window) parts(q *Query, conversions bool, sealed int64) []part {
+	if w.quarter {
+		return []part{{from: w.from, to: w.to, size: rawBucket}}
+	}
+	df, dt := ceilTo(w.from, dayBucket), w.to/dayBucket*dayBucket
+	if q.timeGrouped() || df >= dt {
+		return []part{{from: w.from, to: w.to, size: rollupBucket}}
+	}
+	out := []part{{from: df, to: dt, size: dayBucket}}
+	if conversions && q.Attribution == ClickTime {
+		out = append(out, part{from: df, to: dt, size: rollupBucket, receivedFrom: sealed / dayBucket * dayBucket})
+	}
+	if w.from < df {
+		out = append(out, part{from: w.from, to: df, size: rollupBucket})
+	}
+	if dt < w.to {
+		out = append(out, part{from: dt, to: w.to, size: rollupBucket})
+	}
+	return out
 }
 
 // quarterServes reports whether the quarter-hour rollups, which have
@@ -286,7 +334,9 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 	if q.Need.Clicks {
 		clickSpans := p.whole
 		if p.clicks.ok {
-			out = append(out, clickRollupStmt(q, d, p.clicks))
+			for _, pt := range p.clicks.parts(q, false, p.sealed) {
+				out = append(out, clickRollupStmt(q, d, pt))
+			}
 			clickSpans = p.clicks.rest
 		}
 		// One statement per span: a range each is an index range scan,
@@ -299,8 +349,12 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 	if !q.Need.Conversions && !q.Need.Deliveries {
 		return out
 	}
-	raw := func(spans []span, received receivedBound) {
+	raw := func(spans []span, bound receivedBound) {
 		for _, sp := range spans {
+			received := bound
+			if in, ok := p.receivedIn[sp]; ok && p.late != nil {
+				received = receivedBound{from: *p.late, or: in}
+			}
 			if byDest {
 				out = append(out, deliveryStmt(q, d, []span{sp}, received, true))
 				continue
@@ -318,7 +372,9 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 		raw(p.whole, receivedBound{})
 		return out
 	}
-	out = append(out, conversionRollupStmt(q, d, w))
+	for _, pt := range w.parts(q, true, p.sealed) {
+		out = append(out, conversionRollupStmt(q, d, pt))
+	}
 	raw(w.rest, receivedBound{})
 	if p.late != nil {
 		raw([]span{{time.Unix(w.from, 0).UTC(), time.Unix(w.to, 0).UTC()}}, receivedBound{from: *p.late})
@@ -327,8 +383,12 @@ func (p queryPlan) statements(q *Query, d string) []stmt {
 }
 
 // receivedBound confines conversions placed by click time to those received
-// from a time on (zero: no bound beyond the usual).
-type receivedBound struct{ from time.Time }
+// from a time on, or in one of the spans or (zero: no bound beyond the
+// usual).
+type receivedBound struct {
+	from time.Time
+	or   []span
+}
 
 func zeroMetrics() [9]string { return [9]string{"0", "0", "0", "0", "0", "''", "0", "0", "0"} }
 
@@ -387,7 +447,7 @@ func outboundStmt(q *Query, d string, spans []span) stmt {
 	return b.done()
 }
 
-func clickRollupStmt(q *Query, d string, w window) stmt {
+func clickRollupStmt(q *Query, d string, pt part) stmt {
 	b := &builder{dialect: d}
 	c := columns{dims: map[Dimension]string{
 		UTMSource: "r.utm_source", UTMMedium: "r.utm_medium", UTMCampaign: "r.utm_campaign", LandingPage: "r.landing_page",
@@ -398,12 +458,9 @@ func clickRollupStmt(q *Query, d string, w window) stmt {
 	}
 	b.selectList(q, c)
 	// The rows per landing page only when the report needs pages.
-	pages, minutes := q.has(LandingPage), "60"
-	if w.quarter {
-		minutes = "15"
-	}
+	pages := q.has(LandingPage)
 	b.w(" FROM click_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.pages = ", b.arg(pages),
-		" AND r.hour >= ", b.arg(w.from), " AND r.hour < ", b.arg(w.to), " AND r.minutes = ", minutes)
+		" AND r.hour >= ", b.arg(pt.from), " AND r.hour < ", b.arg(pt.to), " AND r.minutes = ", strconv.FormatInt(pt.size/60, 10))
 	clickFilters(b, q, "r", "r.property_id")
 	b.groupBy(q, false)
 	return b.done()
@@ -429,11 +486,14 @@ func conversionWhere(b *builder, q *Query, spans []span, received receivedBound)
 		// A conversion comes after its click, give or take a late click:
 		// the received time bounds the scan, the click time decides.
 		lo := spans[0].from.Add(-24 * time.Hour)
-		if received.from.After(lo) {
+		if len(received.or) == 0 && received.from.After(lo) {
 			lo = received.from
 		}
-		b.w(" AND v.received_at >= ", b.arg(lo),
-			" AND v.attribution IS NOT NULL AND ", b.epochIn(conversionTime(b, q), spans))
+		b.w(" AND v.received_at >= ", b.arg(lo))
+		if len(received.or) > 0 {
+			b.w(" AND (v.received_at >= ", b.arg(received.from), " OR ", b.timeIn("v.received_at", received.or), ")")
+		}
+		b.w(" AND v.attribution IS NOT NULL AND ", b.epochIn(conversionTime(b, q), spans))
 	} else {
 		b.w(" AND ", b.timeIn("v.received_at", spans))
 	}
@@ -484,10 +544,12 @@ func conversionStmt(q *Query, d string, spans []span, received receivedBound) st
 
 // rollupLevel is the level of detail of the conversion rollups that q
 // needs.
-func rollupLevel(q *Query, w window) int {
+func rollupLevel(q *Query, pt part) int {
 	switch {
-	case w.quarter:
+	case pt.size == rawBucket:
 		return levelQuarter
+	case pt.size == dayBucket:
+		return dayLevel(rollupLevel(q, part{size: rollupBucket}))
 	case q.has(LandingPage):
 		return levelPage
 	case q.has(UTMSource) || q.has(UTMMedium) || q.has(UTMCampaign) || q.Filters.onUTM() || len(q.Filters.PropertyIDs) > 0:
@@ -499,7 +561,7 @@ func rollupLevel(q *Query, w window) int {
 // conversionRollupStmt reads the conversion side (conversions and
 // deliveries, as q needs) of the hours [from, to) from the rollups, by
 // received or click hour.
-func conversionRollupStmt(q *Query, d string, w window) stmt {
+func conversionRollupStmt(q *Query, d string, pt part) stmt {
 	b := &builder{dialect: d}
 	c := columns{dims: map[Dimension]string{
 		Integration: "r.integration_id", EventName: "r.event_name", Destination: "r.destination_id",
@@ -528,8 +590,11 @@ func conversionRollupStmt(q *Query, d string, w window) stmt {
 		c.bucket = hour
 	}
 	b.selectList(q, c)
-	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = ", strconv.Itoa(rollupLevel(q, w)),
-		" AND ", hour, " >= ", b.arg(w.from), " AND ", hour, " < ", b.arg(w.to))
+	b.w(" FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = ", strconv.Itoa(rollupLevel(q, pt)),
+		" AND ", hour, " >= ", b.arg(pt.from), " AND ", hour, " < ", b.arg(pt.to))
+	if pt.receivedFrom > 0 {
+		b.w(" AND r.hour >= ", b.arg(pt.receivedFrom))
+	}
 	switch {
 	case byDest || !q.Need.Conversions:
 		b.w(" AND r.destination_id <> ''")
@@ -633,6 +698,57 @@ func (s stmt) run(ctx context.Context, db DB, q *Query, rows map[string]*Row) er
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("report rows: %w", err)
+	}
+	return nil
+}
+
+// resolveReceived fills p.receivedIn: for each span of clicks whose
+// conversions are read raw, the hours before the sealed point in which
+// conversions of clicks of the span's hours were received, from the
+// rollups, as spans.
+func (p *queryPlan) resolveReceived(ctx context.Context, db DB, q *Query, sealed int64) error {
+	if !q.Need.Conversions && !q.Need.Deliveries {
+		return nil
+	}
+	if p.late == nil {
+		late := time.Unix(sealed, 0).UTC()
+		p.late = &late
+	}
+	p.receivedIn = map[span][]span{}
+	for _, sp := range p.rawConversionSpans() {
+		b := &builder{dialect: db.Dialect}
+		b.w("SELECT DISTINCT r.hour FROM conversion_rollups r WHERE r.account_id = ", b.arg(q.AccountID), " AND r.level = 0",
+			" AND r.click_hour >= ", b.arg(sp.from.Unix()/rollupBucket*rollupBucket), " AND r.click_hour < ", b.arg(ceilTo(sp.to.Unix(), rollupBucket)),
+			" ORDER BY r.hour")
+		s := b.done()
+		rs, err := db.SQL.QueryContext(ctx, s.sql, s.args...)
+		if err != nil {
+			return fmt.Errorf("report received hours: %w", err)
+		}
+		var in []span
+		for rs.Next() {
+			var h int64
+			if err := rs.Scan(&h); err != nil {
+				rs.Close()
+				return fmt.Errorf("report received hours: %w", err)
+			}
+			from, to := time.Unix(h, 0).UTC(), time.Unix(h+rollupBucket, 0).UTC()
+			if n := len(in); n > 0 && in[n-1].to.Equal(from) {
+				in[n-1].to = to
+			} else {
+				in = append(in, span{from, to})
+			}
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return fmt.Errorf("report received hours: %w", err)
+		}
+		if len(in) == 0 {
+			// No rolled-up conversion of these clicks: only those
+			// received since the sealed point.
+			in = append(in, span{*p.late, *p.late})
+		}
+		p.receivedIn[sp] = in
 	}
 	return nil
 }
