@@ -27,8 +27,9 @@ func (RollupArgs) InsertOpts() river.InsertOpts {
 // not freshness.
 const RollupInterval = time.Minute
 
-// RollupWorker rolls up the complete hours of every account (see
-// report.Rollup).
+// RollupWorker rolls up the complete hours of every account and
+// recomputes the rolled-up hours of the conversions and deliveries changed
+// since its last run (see report.Rollup).
 type RollupWorker struct {
 	river.WorkerDefaults[RollupArgs]
 	DB *database.DB
