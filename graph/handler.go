@@ -90,12 +90,16 @@ func NewHandler(cfg Config) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
-	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
+	// The shape limit first: it stops after a bounded number of field
+	// visits, where gqlgen's complexity walk expands every fragment spread
+	// and takes exponential time on nested fragments (30 fragments each
+	// spreading the next twice: 2^30 visits, minutes of CPU per request).
 	srv.Use(shapeLimit{})
+	srv.Use(extension.FixedComplexityLimit(ComplexityLimit))
 	// sendTestPostback writes through the postback committer, in its own
 	// transaction: one held open around it would, on SQLite's single
 	// connection, wait on the committer forever.
-	srv.Use(entgql.Transactioner{TxOpener: cfg.Client, SkipTxFunc: entgql.SkipIfHasFields("sendTestPostback", "testDestination")})
+	srv.Use(transactioner{entgql.Transactioner{TxOpener: cfg.Client, SkipTxFunc: entgql.SkipIfHasFields("sendTestPostback", "testDestination")}})
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if _, ok := viewer.FromContext(ctx); ok || onlyPublic(ctx) {
 			return next(ctx)
@@ -120,6 +124,20 @@ func NewHandler(cfg Config) http.Handler {
 		}
 		srv.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// transactioner is entgql's, for answers that have an operation: gqlgen
+// answers a request that never became one (a body that is not JSON) through
+// the same response interceptors, and entgql's then panicked on the missing
+// operation context, turning a 400 into an internal error.
+type transactioner struct{ entgql.Transactioner }
+
+// InterceptResponse implements graphql.ResponseInterceptor.
+func (t transactioner) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	return t.Transactioner.InterceptResponse(ctx, next)
 }
 
 // bearer extracts the token of an "Authorization: Bearer …" value.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -22,6 +23,18 @@ const (
 	// documents (fragments spread many times).
 	maxFieldVisits = 10_000
 )
+
+// An operation refused by a limit was never run: like a parse or
+// validation error, it answers 422, not 200 with errors (gqlgen's default
+// for codes it does not know).
+func init() {
+	errcode.RegisterErrorType(CodeQueryTooComplex, errcode.KindProtocol)
+	errcode.RegisterErrorType(codeComplexityLimit, errcode.KindProtocol)
+}
+
+// codeComplexityLimit is the code of extension.FixedComplexityLimit's
+// error (unexported in gqlgen).
+const codeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
 
 // shapeLimit is the gqlgen extension that enforces the limits.
 type shapeLimit struct{}
