@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -118,15 +121,31 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// limitBody caps the request body at n bytes; reading past it fails and
-// the handler answers 413.
+// limitBody caps the request body at n bytes and answers 413 past it. The
+// body is read here, whole, before next sees it: a body without a length
+// (chunked) is only found too large while it is read, and handlers that
+// read it themselves (gqlgen's) turned that into a 500.
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > n {
 			writeJSONError(w, http.StatusRequestEntityTooLarge, "request body too large")
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, n))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "request body too large")
+			return
+		case err != nil:
+			writeJSONError(w, http.StatusBadRequest, "could not read the request body")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 	})
 }
