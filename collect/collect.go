@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/privacy"
@@ -204,7 +205,9 @@ func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := cacheKey{accountKey: r.PathValue(PathAccountKey), slug: r.PathValue(PathSlug)}
-	if len(key.accountKey) > 64 || len(key.slug) > 64 {
+	// Keys are short ASCII; invalid UTF-8 would fail PostgreSQL's lookup
+	// and answer 503, which networks retry forever.
+	if len(key.accountKey) > 64 || len(key.slug) > 64 || !utf8.ValidString(key.accountKey) || !utf8.ValidString(key.slug) {
 		metrics.Postbacks.Inc(outcomeNotFound)
 		answerError(w, http.StatusNotFound, "", "unknown account or integration")
 		return
