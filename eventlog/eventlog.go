@@ -28,6 +28,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -87,9 +88,35 @@ func For(client *ent.Client) *Hub {
 // when the channel is closed. It is also closed if the subscriber falls
 // too far behind.
 func (h *Hub) Subscribe(ctx context.Context, accountID, integrationID string) <-chan *ent.Conversion {
-	s := &subscriber{integrationID: integrationID, ch: make(chan *ent.Conversion, subscriberBuffer)}
+	ch, _ := h.subscribe(ctx, accountID, integrationID, 0)
+	return ch
+}
+
+// MaxSubscribersPerAccount bounds the live subscriptions of one account in
+// one process: each holds a buffer and goroutines, and one client could
+// otherwise open ten thousand on one websocket.
+const MaxSubscribersPerAccount = 200
+
+// ErrTooManySubscribers refuses a subscription past
+// MaxSubscribersPerAccount.
+var ErrTooManySubscribers = errors.New("too many live subscriptions for this account")
+
+// SubscribeBounded is Subscribe, refused with ErrTooManySubscribers when
+// the account already has MaxSubscribersPerAccount subscriptions here.
+func (h *Hub) SubscribeBounded(ctx context.Context, accountID, integrationID string) (<-chan *ent.Conversion, error) {
+	return h.subscribe(ctx, accountID, integrationID, MaxSubscribersPerAccount)
+}
+
+// subscribe adds a subscriber unless the account has limit already (0: no
+// limit).
+func (h *Hub) subscribe(ctx context.Context, accountID, integrationID string, limit int) (<-chan *ent.Conversion, error) {
 	h.mu.Lock()
 	w := h.accounts[accountID]
+	if w != nil && limit > 0 && len(w.subs) >= limit {
+		h.mu.Unlock()
+		return nil, ErrTooManySubscribers
+	}
+	s := &subscriber{integrationID: integrationID, ch: make(chan *ent.Conversion, subscriberBuffer)}
 	if w == nil {
 		w = &watch{subs: map[*subscriber]struct{}{}, since: time.Now().Add(-time.Second), sent: map[string]time.Time{}}
 		h.accounts[accountID] = w
@@ -104,7 +131,7 @@ func (h *Hub) Subscribe(ctx context.Context, accountID, integrationID string) <-
 		<-ctx.Done()
 		h.drop(accountID, s)
 	}()
-	return s.ch
+	return s.ch, nil
 }
 
 // drop removes s, closing its channel once.

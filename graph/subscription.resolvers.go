@@ -7,7 +7,10 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/eventlog"
 	"github.com/clickback/clickback/graph/generated"
@@ -27,7 +30,11 @@ func (r *subscriptionResolver) ConversionEvents(ctx context.Context, integration
 	if integrationID != nil {
 		integration = *integrationID
 	}
-	return eventlog.For(ent.FromContext(ctx)).Subscribe(ctx, v.AccountID, integration), nil
+	ch, err := eventlog.For(ent.FromContext(ctx)).SubscribeBounded(ctx, v.AccountID, integration)
+	if errors.Is(err, eventlog.ErrTooManySubscribers) {
+		return nil, fmt.Errorf("%w: %w", auth.ErrRateLimited, err)
+	}
+	return ch, err
 }
 
 // Subscription returns generated.SubscriptionResolver implementation.
