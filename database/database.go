@@ -4,6 +4,7 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -37,7 +38,17 @@ type DB struct {
 	// Pool is the pgx pool under SQL on PostgreSQL (nil on SQLite), for
 	// COPY and LISTEN/NOTIFY.
 	Pool *pgxpool.Pool
+	// path is the SQLite database file ("" on PostgreSQL), whose
+	// filesystem Ready checks for room; minFree is that room (zero means
+	// minFreeSpace).
+	path    string
+	minFree uint64
 }
+
+// minFreeSpace is the room an SQLite database needs on its filesystem to
+// be ready: below it, commits (which grow the WAL) fail with "database or
+// disk is full".
+const minFreeSpace = 1 << 20
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path.
 //
@@ -66,6 +77,7 @@ func OpenSQLite(path string) (*DB, error) {
 		SQL:     db,
 		Ent:     ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))),
 		Dialect: dialect.SQLite,
+		path:    path,
 	}, nil
 }
 
@@ -147,10 +159,25 @@ func (db *DB) Migrate(ctx context.Context) error {
 // ErrNotMigrated is returned by Ready when the schema is behind the binary.
 var ErrNotMigrated = errors.New("database schema is not up to date")
 
-// Ready reports whether the database answers and its schema is current.
+// ErrDiskFull is returned by Ready when the filesystem of the SQLite
+// database has no room left for commits.
+var ErrDiskFull = errors.New("no space left for the database")
+
+// Ready reports whether the database answers, its schema is current and,
+// on SQLite, its filesystem has room for writes: a full disk fails every
+// commit while reads (and a ping) still work.
 func (db *DB) Ready(ctx context.Context) error {
 	if err := db.SQL.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping database: %w", err)
+	}
+	if db.path != "" {
+		left, err := spaceLeft(filepath.Dir(db.path))
+		if err != nil {
+			return err
+		}
+		if left < cmp.Or(db.minFree, minFreeSpace) {
+			return fmt.Errorf("%w: %d bytes free on the filesystem of %s", ErrDiskFull, left, db.path)
+		}
 	}
 	pending, err := migrations.Pending(ctx, db.SQL, db.Dialect)
 	if err != nil {

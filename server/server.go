@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -113,8 +114,11 @@ func New(d Deps) http.Handler {
 }
 
 func readyReason(err error) string {
-	if err == database.ErrNotMigrated {
+	switch {
+	case errors.Is(err, database.ErrNotMigrated):
 		return "database schema is not up to date"
+	case errors.Is(err, database.ErrDiskFull):
+		return "no space left for the database"
 	}
 	return "database unreachable"
 }
