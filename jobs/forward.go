@@ -397,10 +397,6 @@ func (w *ForwardWorker) claimFor() time.Duration {
 
 const claimMargin = 10 * time.Second
 
-// maxAwait bounds how long a job waits for deliveries another job holds
-// before it looks again.
-const maxAwait = 2 * time.Second
-
 // claim marks the deliveries ids that are PENDING and not claimed by a live
 // job with token, and returns how many it took. A claim is dead when it
 // lapsed, or when it starts with own (claimPrefix): the job's own earlier
@@ -445,12 +441,14 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 	return int(n), err
 }
 
-// awaitOthers is what a job does when other jobs hold some of its
-// deliveries (one sending them in its batch now, or one that died while
-// sending): it snoozes, which does not hold a worker meanwhile, for
-// maxAwait or until the first of their claims lapses if sooner. A batch in
-// flight is almost always settled by then and the job ends after one read;
-// if a holder died, its claim lapses and this job sends the delivery.
+// awaitOthers is what a job does when it could not claim some of its
+// deliveries: another job holds them (sending them in its batch, or it
+// died while sending), or a concurrent claim skipped them. It snoozes,
+// which does not hold a worker meanwhile, until the first of the claims
+// lapses, or for retake when one is not held. A batch in flight has
+// settled them long before, and the job ends after one read; if the batch
+// failed and may pass, this is their retry; if the holder died, its claim
+// has lapsed and this job sends them.
 func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string) error {
 	pending, err := w.DB.Ent.Delivery.Query().
 		Where(delivery.IDIn(ids...), delivery.StatusEQ(delivery.StatusPENDING)).
@@ -462,16 +460,21 @@ func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	wait := maxAwait
+	wait := time.Duration(-1)
 	for _, d := range pending {
-		lapse := 100 * time.Millisecond
+		lapse := retake
 		if d.ClaimedUntil != nil {
-			lapse = max(lapse, time.Until(*d.ClaimedUntil)+time.Second)
+			lapse = max(lapse, time.Until(*d.ClaimedUntil)+100*time.Millisecond)
 		}
-		wait = min(wait, lapse)
+		if wait < 0 || lapse < wait {
+			wait = lapse
+		}
 	}
 	return river.JobSnooze(wait)
 }
+
+// retake is how soon a job tries again to claim deliveries nobody holds.
+const retake = 200 * time.Millisecond
 
 // release gives up the claim of token without recording an attempt.
 func (w *ForwardWorker) release(ctx context.Context, token string) {
