@@ -306,7 +306,14 @@ func (h *tagHandler) serveIngest(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, tag.ErrBodyTooLarge.Error())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tag.MaxBodyBytes))
+	buf := ingestBodies.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		ingestBodies.Put(buf) // at most MaxBodyBytes and a little: bounded
+	}()
+	buf.Reset()
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, tag.MaxBodyBytes))
+	body := buf.Bytes() // ParseBatch copies what it keeps
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -348,6 +355,9 @@ func (h *tagHandler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// ingestBodies are the buffers ingest requests are read into.
+var ingestBodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func tooMany(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
