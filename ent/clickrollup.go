@@ -30,7 +30,7 @@ type ClickRollup struct {
 	UtmCampaign string `json:"utm_campaign,omitempty"`
 	// Whether the rows are per landing page.
 	Pages bool `json:"pages,omitempty"`
-	// The length of the row's time bucket: 60, or 15 for the quarter-hour rows.
+	// The length of the row's time bucket: 60, 15 for the quarter-hour rows, 1440 for the day rows.
 	Minutes int `json:"minutes,omitempty"`
 	// LandingPage holds the value of the "landing_page" field.
 	LandingPage string `json:"landing_page,omitempty"`

@@ -22,7 +22,7 @@ type ConversionRollup struct {
 	Hour int64 `json:"hour,omitempty"`
 	// Unix seconds of the start of the UTC hour of the matched click; -1 when unmatched.
 	ClickHour int64 `json:"click_hour,omitempty"`
-	// 0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page; 3: as 0, per quarter hour.
+	// 0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page; 3: as 0, per quarter hour; 4 to 6: as 0 to 2, per UTC day.
 	Level int `json:"level,omitempty"`
 	// IntegrationID holds the value of the "integration_id" field.
 	IntegrationID string `json:"integration_id,omitempty"`

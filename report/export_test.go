@@ -22,6 +22,18 @@ func Explain(ctx context.Context, db DB, q Query) ([]string, error) {
 		return nil, err
 	}
 	p := plan(&q, sealed)
+	if db.Dialect == "postgres" && p.fromRollups(&q) {
+		// As run does.
+		tx, err := db.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if _, err := tx.ExecContext(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return nil, err
+		}
+		db.tx = tx
+	}
 	if q.Attribution == ClickTime && sealed > 0 {
 		if err := p.resolveReceived(ctx, db, &q, sealed); err != nil {
 			return nil, err
@@ -29,7 +41,7 @@ func Explain(ctx context.Context, db DB, q Query) ([]string, error) {
 	}
 	var out []string
 	for _, s := range p.statements(&q, db.Dialect) {
-		rs, err := db.SQL.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+s.sql, s.args...)
+		rs, err := db.query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+s.sql, s.args...)
 		if err != nil {
 			return nil, err
 		}

@@ -18,11 +18,14 @@ package report
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"entgo.io/ent/dialect"
 )
 
 // Dimension is what a report groups by.
@@ -273,6 +276,21 @@ func Run(ctx context.Context, db DB, q Query, rates Rates) (*Report, error) {
 // sealed (unix seconds; 0 reads only the raw tables).
 func run(ctx context.Context, db DB, q Query, rates Rates, sealed int64) (*Report, error) {
 	p := plan(&q, sealed)
+	if db.Dialect == dialect.Postgres && db.tx == nil && p.fromRollups(&q) {
+		// Small reads, each planned alone: PostgreSQL's parallel workers
+		// cost more to start than they save (on a busy 2-core machine,
+		// tens of milliseconds), so they are turned off for the report's
+		// read-only transaction.
+		tx, err := db.SQL.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		if _, err := tx.ExecContext(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		db.tx = tx
+	}
 	if q.Attribution == ClickTime && sealed > 0 {
 		if err := p.resolveReceived(ctx, db, &q, sealed); err != nil {
 			return nil, err

@@ -16,6 +16,15 @@ import (
 type DB struct {
 	SQL     *sql.DB
 	Dialect string
+	// tx, when set, is what reports read through: Run's transaction.
+	tx *sql.Tx
+}
+
+func (db DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if db.tx != nil {
+		return db.tx.QueryContext(ctx, query, args...)
+	}
+	return db.SQL.QueryContext(ctx, query, args...)
 }
 
 // Raw buckets are 15 minutes, the finest offset of any time zone, so that
@@ -57,6 +66,12 @@ type queryPlan struct {
 	// ones not rolled up yet, rather than every conversion since.
 	receivedIn map[span][]span
 	sealed     int64
+}
+
+// fromRollups reports whether every side q reads comes from the rollups
+// but for partial buckets at the edges: a few thousand rows at most.
+func (p queryPlan) fromRollups(q *Query) bool {
+	return (!q.Need.Clicks || p.clicks.ok) && (!q.Need.Conversions && !q.Need.Deliveries || p.conversions.ok)
 }
 
 // rawConversionSpans are the spans whose conversions are read raw.
@@ -651,7 +666,7 @@ func deliveryStmt(q *Query, d string, spans []span, received receivedBound, with
 // closed before anything else is asked of the database (SQLite has one
 // connection).
 func (s stmt) run(ctx context.Context, db DB, q *Query, rows map[string]*Row) error {
-	rs, err := db.SQL.QueryContext(ctx, s.sql, s.args...)
+	rs, err := db.query(ctx, s.sql, s.args...)
 	if err != nil {
 		return fmt.Errorf("report query: %w", err)
 	}
@@ -721,7 +736,7 @@ func (p *queryPlan) resolveReceived(ctx context.Context, db DB, q *Query, sealed
 			" AND r.click_hour >= ", b.arg(sp.from.Unix()/rollupBucket*rollupBucket), " AND r.click_hour < ", b.arg(ceilTo(sp.to.Unix(), rollupBucket)),
 			" ORDER BY r.hour")
 		s := b.done()
-		rs, err := db.SQL.QueryContext(ctx, s.sql, s.args...)
+		rs, err := db.query(ctx, s.sql, s.args...)
 		if err != nil {
 			return fmt.Errorf("report received hours: %w", err)
 		}

@@ -196,9 +196,9 @@ var (
 		PrimaryKey: []*schema.Column{ClickRollupsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "clickrollup_account_id_pages_hour",
+				Name:    "clickrollup_account_id_pages_minutes_hour",
 				Unique:  false,
-				Columns: []*schema.Column{ClickRollupsColumns[1], ClickRollupsColumns[7], ClickRollupsColumns[2]},
+				Columns: []*schema.Column{ClickRollupsColumns[1], ClickRollupsColumns[7], ClickRollupsColumns[8], ClickRollupsColumns[2]},
 			},
 		},
 	}

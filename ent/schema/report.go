@@ -37,7 +37,9 @@ func systemOnlyPolicy() ent.Policy {
 // hour is rolled up twice, with and without pages: landing pages multiply
 // the rows, and most reports do not ask for them. A third set of rows
 // (minutes 15) counts each quarter hour, without UTM or pages, for the
-// time zones whose offset is not a whole number of hours.
+// time zones whose offset is not a whole number of hours; day rows
+// (minutes 1440, with and without pages) sum each complete UTC day, for
+// reports without a time dimension.
 type ClickRollup struct{ ent.Schema }
 
 // Mixin of the ClickRollup.
@@ -53,16 +55,17 @@ func (ClickRollup) Fields() []ent.Field {
 		field.String("utm_medium").Default("").Immutable(),
 		field.String("utm_campaign").Default("").Immutable(),
 		field.Bool("pages").Comment("Whether the rows are per landing page.").Default(false).Immutable(),
-		field.Int("minutes").Comment("The length of the row's time bucket: 60, or 15 for the quarter-hour rows.").Default(60).Immutable(),
+		field.Int("minutes").Comment("The length of the row's time bucket: 60, 15 for the quarter-hour rows, 1440 for the day rows.").Default(60).Immutable(),
 		field.String("landing_page").Default("").Immutable(),
 		field.Int64("clicks").Default(0).Immutable(),
 		field.Int64("outbound_clicks").Default(0).Immutable(),
 	}
 }
 
-// Indexes of the ClickRollup.
+// Indexes of the ClickRollup: a report reads one set of rows (pages,
+// minutes) over a range of hours.
 func (ClickRollup) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("account_id", "pages", "hour")}
+	return []ent.Index{index.Fields("account_id", "pages", "minutes", "hour")}
 }
 
 // Annotations of the ClickRollup.
@@ -80,7 +83,9 @@ func (ClickRollup) Policy() ent.Policy { return systemOnlyPolicy() }
 // snapshot; level 2 also per landing page (without its query string).
 // Level 3 is level 0 per quarter hour (hour and click_hour then hold the
 // quarter's start), for the time zones whose offset is not a whole number
-// of hours. Each
+// of hours. Levels 4 to 6 are levels 0 to 2 per complete UTC day (hour
+// and click_hour then hold the day's start), for reports without a time
+// dimension. Each
 // row also holds the UTC hour of the matched click (-1 without one), so
 // that reports by click time read the same rows. Rows with a
 // destination_id count deliveries to that destination (their conversions,
@@ -102,7 +107,7 @@ func (ConversionRollup) Fields() []ent.Field {
 		field.String("account_id").Immutable(),
 		field.Int64("hour").Comment("Unix seconds of the start of the UTC hour the conversions were received in.").Immutable(),
 		field.Int64("click_hour").Comment("Unix seconds of the start of the UTC hour of the matched click; -1 when unmatched.").Default(-1).Immutable(),
-		field.Int("level").Comment("0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page; 3: as 0, per quarter hour.").Default(0).Immutable(),
+		field.Int("level").Comment("0: per integration, event name and currency; 1: also per property and UTM; 2: also per landing page; 3: as 0, per quarter hour; 4 to 6: as 0 to 2, per UTC day.").Default(0).Immutable(),
 		field.String("integration_id").Immutable(),
 		field.String("event_name").Default("").Immutable(),
 		field.String("currency").Default("").Immutable(),
