@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"unicode/utf8"
 
 	"entgo.io/ent/privacy"
 	"github.com/99designs/gqlgen/graphql"
@@ -32,6 +33,7 @@ const (
 func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		gqlErr.Message = clip(gqlErr.Message)
 		if gqlErr.Extensions != nil && gqlErr.Extensions["code"] != nil {
 			return gqlErr // already classified (gqlgen's own, or ours)
 		}
@@ -52,6 +54,23 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		gqlErr.Extensions["code"] = code
 		return gqlErr
 	}
+}
+
+// maxMessage bounds an error message: some echo the client's input (a
+// node id, gqlgen's "body could not be decoded … body:<the body>"), and a
+// 1 MB input must not come back as a 1 MB answer.
+const maxMessage = 500
+
+// clip shortens msg to maxMessage bytes, on a rune boundary.
+func clip(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }
 
 // classify maps the errors a client can act on to a code and message; ""

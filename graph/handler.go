@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/riverqueue/river"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/clickback/clickback/auth"
 	"github.com/clickback/clickback/collect"
@@ -106,6 +108,7 @@ func NewHandler(cfg Config) http.Handler {
 		}
 		return func(context.Context) *graphql.Response { return unauthenticated() }
 	})
+	srv.AroundResponses(capErrors)
 	srv.SetErrorPresenter(presentError(cfg.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		cfg.Logger.ErrorContext(ctx, "graphql resolver panicked", "panic", p)
@@ -138,6 +141,26 @@ func (t transactioner) InterceptResponse(ctx context.Context, next graphql.Respo
 		return next(ctx)
 	}
 	return t.Transactioner.InterceptResponse(ctx, next)
+}
+
+// maxErrors bounds the errors of one answer: validation reports one per
+// offending node, and a 1 MB document of 10,000 repeated directives drew a
+// 1.7 MB answer.
+const maxErrors = 20
+
+// capErrors keeps the first maxErrors errors of an answer and says how
+// many were left out.
+func capErrors(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) <= maxErrors {
+		return resp
+	}
+	more := len(resp.Errors) - maxErrors
+	resp.Errors = append(resp.Errors[:maxErrors:maxErrors], &gqlerror.Error{
+		Message:    fmt.Sprintf("%d more errors left out", more),
+		Extensions: resp.Errors[0].Extensions,
+	})
+	return resp
 }
 
 // bearer extracts the token of an "Authorization: Bearer …" value.
