@@ -449,6 +449,7 @@ func TestHostileInput(t *testing.T) {
 					require.True(t, is4xx(code), "%s: answered %d %q", c.name, code, excerpt)
 				}
 				require.Less(t, code, 500, "%s: %q", c.name, excerpt)
+				require.Less(t, len(body), 64<<10, "%s: the answer echoes the input: %q", c.name, excerpt)
 			}
 			ws := hostileWebsocket(t, s, a.Token)
 			peak := sampler.Stop()
