@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	crand "crypto/rand"
@@ -151,6 +152,14 @@ func (w *ForwardWorker) NextRetry(job *river.Job[ForwardArgs]) time.Time {
 	if !w.takeFailed(job.ID) {
 		return time.Now()
 	}
+	wait := w.backoff(job.JobRow)
+	wait += time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
+	return time.Now().Add(wait)
+}
+
+// backoff is the wait before the retry of job after a failure: twice as
+// long after each failure (rescues do not count), capped.
+func (w *ForwardWorker) backoff(job *rivertype.JobRow) time.Duration {
 	failures := 1
 	for _, e := range job.Errors {
 		if e.Error != rescuedError {
@@ -158,10 +167,7 @@ func (w *ForwardWorker) NextRetry(job *river.Job[ForwardArgs]) time.Time {
 		}
 	}
 	base := w.retryBase()
-	wait := base * time.Duration(1<<min(failures-1, 7))
-	wait = min(wait, base*maxRetryFactor)
-	wait += time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
-	return time.Now().Add(wait)
+	return min(base*time.Duration(1<<min(failures-1, 7)), base*maxRetryFactor)
 }
 
 // noteFailed records that job's Work returned an error here; NextRetry
@@ -211,16 +217,22 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 		return nil
 	}
 	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
-	token := newClaimToken(job.JobRow)
-	n, err := w.claim(ctx, job.Args.AccountID, ids, token, claimPrefix(job.JobRow), w.clock())
+	token, own := newClaimToken(job.JobRow), claimPrefix(job.JobRow)
+	// A job run before may have left deliveries it took from others with
+	// itself (see holding); take them back.
+	reclaim := ""
+	if job.Attempt > 1 || bytes.Contains(job.Metadata, []byte(`"snoozes"`)) {
+		reclaim = job.Args.DestinationID
+	}
+	n, err := w.claim(ctx, job.Args.AccountID, ids, token, own, reclaim, w.clock())
 	if err != nil {
 		return fmt.Errorf("claim deliveries: %w", err)
 	}
 	if n == 0 {
-		return w.awaitOthers(ctx, ids)
+		return w.awaitOthers(ctx, ids, own)
 	}
 	if err := w.fill(ctx, job.Args, token, n, w.clock()); err != nil {
-		w.release(ctx, token)
+		w.release(ctx, token, own)
 		return err
 	}
 	batch, err := w.DB.Ent.Delivery.Query().
@@ -230,20 +242,53 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 		Order(ent.Asc(delivery.FieldID)).
 		All(ctx)
 	if err != nil {
-		w.release(ctx, token)
+		w.release(ctx, token, own)
 		return fmt.Errorf("load claimed deliveries: %w", err)
 	}
 	outcomes := w.send(ctx, batch)
-	if err := w.record(ctx, token, batch, outcomes, w.clock()); err != nil {
+	now := w.clock()
+	// The deliveries to try again stay with this job (the claim keeps its
+	// prefix) until its retry, which takes them back (see claim): some
+	// were other jobs', taken by fill, and those jobs may have ended.
+	hold := holding{claim: own + "retry", until: now.Add(w.retryIn(job.JobRow, outcomes) + w.claimFor())}
+	if own == "" {
+		hold = holding{}
+	}
+	if err := w.record(ctx, token, batch, outcomes, hold, now); err != nil {
 		return err
 	}
 	if err := w.verdict(batch, outcomes); err != nil {
 		return err
 	}
-	if n < len(ids) {
-		return w.awaitOthers(ctx, ids)
+	claimed := make(map[string]bool, len(batch))
+	for _, d := range batch {
+		claimed[d.ID] = true
+	}
+	for _, id := range ids {
+		if !claimed[id] {
+			return w.awaitOthers(ctx, ids, own)
+		}
 	}
 	return nil
+}
+
+// holding is the claim a delivery to try again keeps after an attempt:
+// its job's prefix, until a while after its retry is due; empty to clear.
+type holding struct {
+	claim string
+	until time.Time
+}
+
+// retryIn is about when River runs job again after outcomes (see NextRetry
+// and verdict).
+func (w *ForwardWorker) retryIn(job *rivertype.JobRow, outcomes []capi.Outcome) time.Duration {
+	wait := w.backoff(job) * 11 / 10
+	for _, o := range outcomes {
+		if o.Err != nil && o.Err.Retryable {
+			wait = max(wait, min(o.Err.RetryAfter, maxPlatformWait))
+		}
+	}
+	return wait
 }
 
 // fill adds to the n deliveries of job a claimed with token other fresh
@@ -276,7 +321,7 @@ func (w *ForwardWorker) fill(ctx context.Context, a ForwardArgs, token string, n
 	if len(more) == 0 {
 		return nil
 	}
-	if _, err := w.claim(ctx, a.AccountID, more, token, "", now); err != nil {
+	if _, err := w.claim(ctx, a.AccountID, more, token, "", "", now); err != nil {
 		return fmt.Errorf("claim deliveries: %w", err)
 	}
 	return nil
@@ -400,25 +445,28 @@ const claimMargin = 10 * time.Second
 // claim marks the deliveries ids that are PENDING and not claimed by a live
 // job with token, and returns how many it took. A claim is dead when it
 // lapsed, or when it starts with own (claimPrefix): the job's own earlier
-// attempt, which died. On PostgreSQL, jobs claim
+// attempt, which died or left them to its retry (see holding). With
+// reclaim (a destination), the job also takes back every delivery of it
+// that holds its prefix: those its earlier attempts took from other jobs
+// (see fill), which have ended since. On PostgreSQL, jobs claim
 // concurrently: the rows are locked in id order and rows another
 // transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
 // wait on each other or deadlock. SQLite has one writer at a time.
-func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own string, now time.Time) (int, error) {
+func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own, reclaim string, now time.Time) (int, error) {
 	until := now.Add(w.claimFor())
 	free := delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now))
 	if own != "" {
 		free = delivery.Or(free, delivery.ClaimHasPrefix(own))
 	} else {
-		own = "-" // no token starts with it
+		own, reclaim = "-", "" // no token starts with "-"
 	}
 	if w.DB.Dialect != dialect.Postgres {
+		which := delivery.And(delivery.IDIn(ids...), free)
+		if reclaim != "" {
+			which = delivery.Or(which, delivery.And(delivery.DestinationID(reclaim), delivery.ClaimHasPrefix(own)))
+		}
 		return w.DB.Ent.Delivery.Update().
-			Where(
-				delivery.IDIn(ids...),
-				delivery.StatusEQ(delivery.StatusPENDING),
-				free,
-			).
+			Where(delivery.AccountID(accountID), delivery.StatusEQ(delivery.StatusPENDING), which).
 			SetClaim(token).
 			SetClaimedUntil(until).
 			Save(ctx)
@@ -429,10 +477,14 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 		args = append(args, id)
 		marks[i] = "$" + strconv.Itoa(len(args))
 	}
+	which := `(id IN (` + strings.Join(marks, ",") + `) AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5)))`
+	if reclaim != "" {
+		args = append(args, reclaim)
+		which = `(` + which + ` OR (destination_id = $` + strconv.Itoa(len(args)) + ` AND starts_with(claim, $5)))`
+	}
 	res, err := w.DB.SQL.ExecContext(ctx, `UPDATE deliveries SET claim = $1, claimed_until = $2
 		WHERE id IN (SELECT id FROM deliveries
-			WHERE account_id = $3 AND id IN (`+strings.Join(marks, ",")+`)
-			AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5))
+			WHERE account_id = $3 AND status = 'PENDING' AND `+which+`
 			ORDER BY id FOR UPDATE SKIP LOCKED)`, args...)
 	if err != nil {
 		return 0, err
@@ -441,48 +493,45 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 	return int(n), err
 }
 
-// awaitOthers is what a job does when it could not claim some of its
-// deliveries: another job holds them (sending them in its batch, or it
-// died while sending), or a concurrent claim skipped them. It snoozes,
-// which does not hold a worker meanwhile, until the first of the claims
-// lapses, or for retake when one is not held. A batch in flight has
-// settled them long before, and the job ends after one read; if the batch
-// failed and may pass, this is their retry; if the holder died, its claim
-// has lapsed and this job sends them.
-func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string) error {
+// awaitOthers is what a job does about those of its deliveries it could
+// not claim. Those another job holds are that job's now: it is sending
+// them, or took them in its batch (fill) and keeps them until they are
+// settled (see holding), or died and takes them back when River rescues it
+// (see claim); should it be gone for good, the sweep gives them a new job.
+// Those nobody holds (a concurrent claim skipped them, or the holder's
+// claim lapsed) the job takes on its next run, shortly.
+func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string, own string) error {
 	pending, err := w.DB.Ent.Delivery.Query().
 		Where(delivery.IDIn(ids...), delivery.StatusEQ(delivery.StatusPENDING)).
-		Select(delivery.FieldID, delivery.FieldClaimedUntil).
+		Select(delivery.FieldID, delivery.FieldClaim, delivery.FieldClaimedUntil).
 		All(ctx)
 	if err != nil {
 		return fmt.Errorf("load deliveries: %w", err)
 	}
-	if len(pending) == 0 {
-		return nil
-	}
-	wait := time.Duration(-1)
+	now := w.clock()
 	for _, d := range pending {
-		lapse := retake
-		if d.ClaimedUntil != nil {
-			lapse = max(lapse, time.Until(*d.ClaimedUntil)+100*time.Millisecond)
-		}
-		if wait < 0 || lapse < wait {
-			wait = lapse
+		held := d.Claim != "" && d.ClaimedUntil != nil && d.ClaimedUntil.After(now) && (own == "" || !strings.HasPrefix(d.Claim, own))
+		if !held {
+			return river.JobSnooze(retake)
 		}
 	}
-	return river.JobSnooze(wait)
+	return nil
 }
 
 // retake is how soon a job tries again to claim deliveries nobody holds.
 const retake = 200 * time.Millisecond
 
-// release gives up the claim of token without recording an attempt.
-func (w *ForwardWorker) release(ctx context.Context, token string) {
-	if err := w.DB.Ent.Delivery.Update().
-		Where(delivery.Claim(token)).
-		ClearClaim().
-		ClearClaimedUntil().
-		Exec(context.WithoutCancel(ctx)); err != nil {
+// release gives up the claim of token without recording an attempt. The
+// deliveries stay with the job (own) for a little while, for its retry to
+// take them back (see claim); then anyone may.
+func (w *ForwardWorker) release(ctx context.Context, token, own string) {
+	upd := w.DB.Ent.Delivery.Update().Where(delivery.Claim(token))
+	if own != "" {
+		upd.SetClaim(own + "released").SetClaimedUntil(w.clock().Add(w.claimFor()))
+	} else {
+		upd.ClearClaim().ClearClaimedUntil()
+	}
+	if err := upd.Exec(context.WithoutCancel(ctx)); err != nil {
 		w.log().WarnContext(ctx, "could not release deliveries; they return when the claim lapses", "err", err)
 	}
 }
@@ -491,7 +540,7 @@ func (w *ForwardWorker) release(ctx context.Context, token string) {
 // releases the claim, and counts the outcomes in metrics.Deliveries.
 // The writes are conditional on the claim: a job that lost it (it ran past
 // claimFor) records nothing and says so.
-func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.Delivery, outcomes []capi.Outcome, now time.Time) error {
+func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.Delivery, outcomes []capi.Outcome, hold holding, now time.Time) error {
 	if len(outcomes) != len(batch) {
 		return fmt.Errorf("capi returned %d outcomes for %d events", len(outcomes), len(batch))
 	}
@@ -532,7 +581,7 @@ func (w *ForwardWorker) record(ctx context.Context, token string, batch []*ent.D
 		groups = append(groups, g)
 	}
 	for _, g := range groups {
-		upd := applyOutcome(tx.Delivery.Update().Where(delivery.IDIn(g.ids...), delivery.Claim(token)), g.first, g.o, now)
+		upd := applyOutcome(tx.Delivery.Update().Where(delivery.IDIn(g.ids...), delivery.Claim(token)), g.first, g.o, hold, now)
 		n, err := upd.Save(ctx)
 		if err != nil {
 			_ = tx.Rollback()
@@ -571,7 +620,7 @@ func outcomeName(o capi.Outcome, attempt int) string {
 }
 
 // applyOutcome sets on upd what outcome o means for delivery d.
-func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, now time.Time) *ent.DeliveryUpdate {
+func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, hold holding, now time.Time) *ent.DeliveryUpdate {
 	attempt := schematype.Attempt{At: now, StatusCode: o.StatusCode, Response: o.Response}
 	if o.Err != nil {
 		attempt.Error = o.Err.Error()
@@ -587,7 +636,8 @@ func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, now 
 	if len(log) > maxAttemptLog {
 		log = log[len(log)-maxAttemptLog:]
 	}
-	upd.SetAttempts(attempts).SetAttemptLog(log).SetLastAttemptAt(now).ClearClaim().ClearClaimedUntil()
+	upd.SetAttempts(attempts).SetAttemptLog(log).SetLastAttemptAt(now)
+	keep := false
 	switch {
 	case o.Delivered():
 		upd.SetStatus(delivery.StatusSENT).SetSentAt(now)
@@ -600,10 +650,16 @@ func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, now 
 		upd.SetStatus(delivery.StatusSKIPPED).SetLastError(cutError(o.Err.Message))
 	case o.Err.Retryable && attempts < MaxDeliveryAttempts:
 		upd.SetLastError(cutError(o.Err.Error()))
+		keep = hold.claim != ""
 	case o.Err.Retryable:
 		upd.SetStatus(delivery.StatusFAILED).SetLastError(cutError(fmt.Sprintf("gave up after %d attempts: %s", attempts, o.Err.Error())))
 	default:
 		upd.SetStatus(delivery.StatusFAILED).SetLastError(cutError(o.Err.Error()))
+	}
+	if keep {
+		upd.SetClaim(hold.claim).SetClaimedUntil(hold.until)
+	} else {
+		upd.ClearClaim().ClearClaimedUntil()
 	}
 	return upd
 }
