@@ -77,6 +77,9 @@ func NewClient(d Deps) (*river.Client[*sql.Tx], error) {
 	if err := river.AddWorkerSafely(workers, &StatusWorker{DB: d.DB}); err != nil {
 		return nil, fmt.Errorf("register status worker: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &RetractWorker{DB: d.DB, Config: d.Config, Destinations: dests, Logger: d.Logger}); err != nil {
+		return nil, fmt.Errorf("register retract worker: %w", err)
+	}
 	client, err := river.NewClient(d.DB.RiverDriver(), &river.Config{
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: MaxWorkers}},
 		// River fetches at most once per FetchCooldown, so MaxWorkers per
