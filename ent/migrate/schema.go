@@ -399,6 +399,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{DeliveriesColumns[21], DeliveriesColumns[3], DeliveriesColumns[1]},
 			},
+			{
+				Name:    "delivery_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[2]},
+			},
 		},
 	}
 	// DestinationsColumns holds the columns for the "destinations" table.

@@ -87,6 +87,9 @@ func (Delivery) Indexes() []ent.Index {
 		// The forward job's batching looks for other PENDING deliveries of
 		// its destination.
 		index.Fields("destination_id", "status", "created_at"),
+		// The report rollup job recomputes the hours of deliveries changed
+		// since its last run; without this it scans every delivery.
+		index.Fields("updated_at"),
 	}
 }
 
