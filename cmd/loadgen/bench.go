@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/clickback/clickback/internal/loadbench"
+	"github.com/clickback/clickback/internal/loadgen"
 )
 
 func benchMode() {
@@ -84,6 +86,9 @@ func reportMode() {
 	dur := fs.Duration("d", 10*time.Second, "duration of each run")
 	conc := fs.Int("c", 128, "requests in flight at once, per load")
 	note := fs.String("note", "", "a paragraph on the conditions of the run (what else the machine was doing)")
+	e2eN := fs.Int64("e2e-n", 20000, "end to end, flat out: postbacks sent (0: skip)")
+	e2eRate := fs.Float64("e2e-rate", 1000, "end to end, paced: postbacks per second for -d (0: skip)")
+	soak := fs.Duration("soak", 0, "also soak clickback for this long (collect and tag at 1,000 requests/s each on PostgreSQL) and report RSS and goroutines (0: skip)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -105,6 +110,64 @@ func reportMode() {
 			all = append(all, rows...)
 		}
 	}
+	var sections []loadbench.Section
+	if *e2eN > 0 || *e2eRate > 0 {
+		sections = append(sections, e2eSection(ctx, *e2eN, *e2eRate, *dur))
+	}
+	if *soak > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "`go run ./cmd/loadgen soak -db postgres -d %s -every 10s -rate 1000 -c 64`: clickback as a child process, collect at 1,000 postbacks/s and tag ingest at 1,000 requests/s at once on the durable PostgreSQL.\n\n", *soak)
+		if err := runSoak(ctx, &b, soakOptions{DB: "postgres", Mode: "both", Duration: *soak, Every: 10 * time.Second, Concurrency: 64, Rate: 1000}); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		sections = append(sections, loadbench.Section{Title: "Soak (memory)", Body: b.String()})
+	}
 	machine.LoadAfter = loadbench.LoadAverage()
-	loadbench.Report(os.Stdout, machine, fmt.Sprintf("go run ./cmd/loadgen report -d %s -c %d > BENCHMARKS.md", *dur, *conc), *note, all)
+	command := fmt.Sprintf("go run ./cmd/loadgen report -d %s -c %d", *dur, *conc)
+	if *soak > 0 {
+		command += fmt.Sprintf(" -soak %s", *soak)
+	}
+	loadbench.Report(os.Stdout, machine, command+" > BENCHMARKS.md", *note, all, sections...)
+}
+
+// e2eSection runs the end-to-end load on durable PostgreSQL with the fake
+// platforms: n postbacks flat out (sustained conversions forwarded per
+// second), then rate postbacks per second for d (latency at that rate).
+func e2eSection(ctx context.Context, n int64, rate float64, d time.Duration) loadbench.Section {
+	var b strings.Builder
+	b.WriteString("Visits recorded through the tag endpoint first, then postbacks that match them, forwarded to the four fake platforms (Meta, GA4, Google Ads, TikTok; capi/capitest) on loopback, on durable PostgreSQL with the jobs running. Forwarded/s counts conversions that reached all four platforms, from the first postback to the last forwarded; latency is from sending a postback to a platform's 2xx for it. Each run fails unless every acknowledged postback reached each platform exactly once.\n\n")
+	b.WriteString("| load | postbacks acknowledged | forwarded to all 4 | forwarded/s | p50 | p99 | max | missing | duplicates |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	run := func(label string, cfg loadgen.E2EConfig) {
+		res, err := runE2E(ctx, "postgres", cfg)
+		if err != nil {
+			fmt.Fprintf(&b, "| %s | error: %v | | | | | | | |\n", label, err)
+			return
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %v | %v |\n", label, res.Postbacks.Acked, res.Forwarded, res.ForwardedPerSecond(),
+			res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), res.Max.Round(time.Millisecond), perPlatform(res.Missing), perPlatform(res.Duplicates))
+	}
+	if n > 0 {
+		run(fmt.Sprintf("%d postbacks flat out", n), loadgen.E2EConfig{Concurrency: 128, Conversions: n, Settle: 2 * time.Minute})
+	}
+	if rate > 0 {
+		run(fmt.Sprintf("%.0f postbacks/s for %s", rate, d), loadgen.E2EConfig{Concurrency: 256, Duration: d, Rate: rate, Settle: 2 * time.Minute})
+	}
+	return loadbench.Section{Title: "End to end (postback → matched → forwarded)", Body: b.String()}
+}
+
+// perPlatform renders counts by platform: "0" when all are zero, else each
+// platform's non-zero count.
+func perPlatform(counts map[string]int) string {
+	var parts []string
+	for name, n := range counts {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, n))
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }

@@ -37,29 +37,47 @@ func soakMode() {
 	_ = fs.Parse(os.Args[2:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	fail := func(err error) {
+	if err := runSoak(ctx, os.Stdout, soakOptions{DB: *db, Mode: *mode, Duration: *dur, Every: *every, Concurrency: *conc, Rate: *rate}); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
-	d, err := loadbench.OpenDatabase(ctx, *db)
+}
+
+// soakOptions is what a soak runs: the database spec (see
+// loadbench.OpenDatabase), the load (collect, tag or both; per load,
+// requests in flight and requests per second, 0 for flat out), how long, and
+// how often RSS and goroutines are sampled.
+type soakOptions struct {
+	DB, Mode        string
+	Duration, Every time.Duration
+	Concurrency     int
+	Rate            float64
+}
+
+// runSoak runs clickback as a child process (this binary, soak-serve), puts
+// the load of o on it, and writes to w a Markdown table of the child's RSS
+// and goroutines every o.Every, then the loads' results.
+func runSoak(ctx context.Context, w io.Writer, o soakOptions) error {
+	d, err := loadbench.OpenDatabase(ctx, o.DB)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	defer d.Close()
 	spec := d.URL
 	if spec == "" {
 		dir, err := os.MkdirTemp("", "clickback-soak-")
 		if err != nil {
-			fail(err)
+			return err
 		}
 		defer os.RemoveAll(dir)
 		spec = filepath.Join(dir, "clickback.db")
 		sq, err := database.OpenSQLite(spec)
 		if err != nil {
-			fail(err)
+			return err
 		}
 		if err := sq.Migrate(ctx); err != nil {
-			fail(err)
+			sq.Close()
+			return fmt.Errorf("migrate the soak database: %w", err)
 		}
 		sq.Close()
 	}
@@ -68,7 +86,7 @@ func soakMode() {
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
-		fail(err)
+		return fmt.Errorf("start the soak child: %w", err)
 	}
 	defer func() {
 		stdin.Close()
@@ -77,9 +95,9 @@ func soakMode() {
 	var urls struct{ Collect, Tag, Stats string }
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil || json.Unmarshal([]byte(line), &urls) != nil {
-		fail(fmt.Errorf("child did not start: %v %q", err, line))
+		return fmt.Errorf("child did not start: %v %q", err, line)
 	}
-	fmt.Printf("| elapsed | RSS | goroutines |\n| ---: | ---: | ---: |\n")
+	fmt.Fprintf(w, "| elapsed | RSS | goroutines |\n| ---: | ---: | ---: |\n")
 	sample := func(at time.Duration) {
 		rss := rssOf(cmd.Process.Pid)
 		g := "?"
@@ -88,24 +106,24 @@ func soakMode() {
 			resp.Body.Close()
 			g = strings.TrimSpace(string(b))
 		}
-		fmt.Printf("| %s | %.0f MB | %s |\n", at.Round(time.Second), float64(rss)/(1<<20), g)
+		fmt.Fprintf(w, "| %s | %.0f MB | %s |\n", at.Round(time.Second), float64(rss)/(1<<20), g)
 	}
-	lctx, cancel := context.WithTimeout(ctx, *dur)
+	lctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var wg sync.WaitGroup
 	var results []string
 	var mu sync.Mutex
-	if *mode == "collect" || *mode == "both" {
+	if o.Mode == "collect" || o.Mode == "both" {
 		wg.Go(func() {
-			res, err := loadgen.Collect(lctx, loadgen.CollectConfig{URL: urls.Collect, Concurrency: *conc, Duration: *dur, Rate: *rate})
+			res, err := loadgen.Collect(lctx, loadgen.CollectConfig{URL: urls.Collect, Concurrency: o.Concurrency, Duration: o.Duration, Rate: o.Rate})
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, fmt.Sprintf("collect: %s (err %v)", res, err))
 		})
 	}
-	if *mode == "tag" || *mode == "both" {
+	if o.Mode == "tag" || o.Mode == "both" {
 		wg.Go(func() {
-			res, err := loadgen.Tag(lctx, loadgen.TagConfig{URL: urls.Tag, Concurrency: *conc, Duration: *dur, Rate: *rate})
+			res, err := loadgen.Tag(lctx, loadgen.TagConfig{URL: urls.Tag, Concurrency: o.Concurrency, Duration: o.Duration, Rate: o.Rate})
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, fmt.Sprintf("tag: %s (err %v)", res, err))
@@ -113,7 +131,7 @@ func soakMode() {
 	}
 	start := time.Now()
 	sample(0)
-	tick := time.NewTicker(*every)
+	tick := time.NewTicker(o.Every)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 loop:
@@ -127,10 +145,11 @@ loop:
 	}
 	tick.Stop()
 	sample(time.Since(start))
-	fmt.Println()
+	fmt.Fprintln(w)
 	for _, r := range results {
-		fmt.Println(r)
+		fmt.Fprintf(w, "%s\n\n", r)
 	}
+	return nil
 }
 
 // rssOf is the resident set size of process pid in bytes (Linux).
