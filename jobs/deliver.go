@@ -150,8 +150,8 @@ const maxJobDeliveries = 1000
 // planBatch is PlanDeliveries (without retry) for many newly matched
 // conversions of one account at once: one query for the destinations, one
 // for the deliveries that exist already (a repeated run), bulk inserts, and
-// one forward job per destination and event carrying all its new PENDING
-// deliveries (up to maxJobDeliveries each), instead of one job per
+// one forward job carrying all the new PENDING deliveries, of every
+// destination (up to maxJobDeliveries each), instead of one job per
 // delivery. The caller checks Forwardable first.
 func planBatch(ctx context.Context, client *ent.Client, accountID string, convs []*ent.Conversion) ([]river.InsertManyParams, error) {
 	if len(convs) == 0 {
@@ -214,15 +214,28 @@ func planBatch(ctx context.Context, client *ent.Client, accountID string, convs 
 			return nil, fmt.Errorf("create deliveries: %w", err)
 		}
 	}
-	var args []river.InsertManyParams
+	// One job for all destinations, up to maxJobDeliveries: a job costs
+	// its claim and its record (two commits) whatever it carries, and it
+	// sends each destination's share at the same time (see send).
+	var (
+		args []river.InsertManyParams
+		job  ForwardArgs
+	)
 	for _, g := range order {
-		ids := pending[g]
-		for from := 0; from < len(ids); from += maxJobDeliveries {
-			args = append(args, river.InsertManyParams{Args: ForwardArgs{
-				DeliveryIDs: ids[from:min(from+maxJobDeliveries, len(ids))], AccountID: accountID,
-				DestinationID: g.dst.ID, EventName: g.event, Fill: destination.MaxBatch(g.dst.Kind),
-			}})
+		for _, id := range pending[g] {
+			if len(job.DeliveryIDs) == maxJobDeliveries {
+				args = append(args, river.InsertManyParams{Args: job})
+				job = ForwardArgs{}
+			}
+			if len(job.Fills) == 0 || job.Fills[len(job.Fills)-1].DestinationID != g.dst.ID || job.Fills[len(job.Fills)-1].EventName != g.event {
+				job.Fills = append(job.Fills, ForwardFill{DestinationID: g.dst.ID, EventName: g.event, Fill: destination.MaxBatch(g.dst.Kind)})
+			}
+			job.AccountID = accountID
+			job.DeliveryIDs = append(job.DeliveryIDs, id)
 		}
+	}
+	if len(job.DeliveryIDs) > 0 {
+		args = append(args, river.InsertManyParams{Args: job})
 	}
 	return args, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,17 +37,47 @@ import (
 // batch, see MatchBatchWorker, and those the sweep gives a new job). It is
 // inserted in the transaction that creates (or re-arms) the deliveries.
 //
-// When the deliveries are all of one destination and event (DestinationID
-// and EventName), Fill is the platform's batch size: the job fills its
-// requests up to it with other fresh deliveries of the same destination
-// and event (see fill).
+// Fills names the destinations and events of the deliveries (a matched
+// batch's job carries those of every destination), each with the
+// platform's batch size: the job fills its requests up to it with other
+// fresh deliveries of the same destination and event (see fill). Jobs
+// inserted before Fills existed name one in DestinationID, EventName and
+// Fill.
 type ForwardArgs struct {
-	DeliveryID    string   `json:"delivery_id,omitempty"`
-	DeliveryIDs   []string `json:"delivery_ids,omitempty"`
-	AccountID     string   `json:"account_id"`
-	DestinationID string   `json:"destination_id,omitempty"`
-	EventName     string   `json:"event_name,omitempty"`
-	Fill          int      `json:"fill,omitempty"`
+	DeliveryID    string        `json:"delivery_id,omitempty"`
+	DeliveryIDs   []string      `json:"delivery_ids,omitempty"`
+	AccountID     string        `json:"account_id"`
+	Fills         []ForwardFill `json:"fills,omitempty"`
+	DestinationID string        `json:"destination_id,omitempty"`
+	EventName     string        `json:"event_name,omitempty"`
+	Fill          int           `json:"fill,omitempty"`
+}
+
+// ForwardFill is a destination and event of a forward job's deliveries and
+// the platform's batch size.
+type ForwardFill struct {
+	DestinationID string `json:"destination_id"`
+	EventName     string `json:"event_name"`
+	Fill          int    `json:"fill"`
+}
+
+// fills are a's Fills, with the one of an older job.
+func (a ForwardArgs) fills() []ForwardFill {
+	if a.DestinationID == "" {
+		return a.Fills
+	}
+	return append([]ForwardFill{{DestinationID: a.DestinationID, EventName: a.EventName, Fill: a.Fill}}, a.Fills...)
+}
+
+// destinations are the destinations of a's fills.
+func (a ForwardArgs) destinations() []string {
+	var ids []string
+	for _, f := range a.fills() {
+		if !slices.Contains(ids, f.DestinationID) {
+			ids = append(ids, f.DestinationID)
+		}
+	}
+	return ids
 }
 
 // IDs are the deliveries the job sends.
@@ -220,23 +251,26 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	token, own := newClaimToken(job.JobRow), claimPrefix(job.JobRow)
 	// A job run before may have left deliveries it took from others with
 	// itself (see holding); take them back.
-	reclaim := ""
+	var reclaim []string
 	if job.Attempt > 1 || bytes.Contains(job.Metadata, []byte(`"snoozes"`)) {
-		reclaim = job.Args.DestinationID
+		reclaim = job.Args.destinations()
 	}
-	n, err := w.claim(ctx, job.Args.AccountID, ids, token, own, reclaim, w.clock())
+	taken, err := w.claim(ctx, job.Args.AccountID, ids, token, own, reclaim, w.clock())
 	if err != nil {
 		return fmt.Errorf("claim deliveries: %w", err)
 	}
-	if n == 0 {
+	if len(taken) == 0 {
 		return w.awaitOthers(ctx, ids, own)
 	}
-	if err := w.fill(ctx, job.Args, token, n, w.clock()); err != nil {
+	more, err := w.fill(ctx, job.Args, token, len(taken), w.clock())
+	if err != nil {
 		w.release(ctx, token, own)
 		return err
 	}
+	// By id, not by claim: no index leads to a claim, and under a backlog
+	// a scan of the deliveries per job was most of the database's work.
 	batch, err := w.DB.Ent.Delivery.Query().
-		Where(delivery.Claim(token)).
+		Where(delivery.IDIn(append(taken, more...)...), delivery.Claim(token)).
 		WithDestination().
 		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
 		Order(ent.Asc(delivery.FieldID)).
@@ -292,39 +326,45 @@ func (w *ForwardWorker) retryIn(job *rivertype.JobRow, outcomes []capi.Outcome) 
 }
 
 // fill adds to the n deliveries of job a claimed with token other fresh
-// PENDING deliveries of the same destination and event (never attempted,
-// not claimed), oldest first, up to a.Fill, the platform's batch size:
+// PENDING deliveries of the same destinations and events (never attempted,
+// not claimed), oldest first, each up to its Fill (less n), the platform's
+// batch size, claimed with one statement, and returns their ids:
 // under a backlog one request then carries hundreds of conversions, and
 // the jobs of the others find them SENT. Only fresh deliveries are taken
 // so that a platform outage does not burn the retry budget of the
 // deliveries waiting out their backoff.
-func (w *ForwardWorker) fill(ctx context.Context, a ForwardArgs, token string, n int, now time.Time) error {
-	room := a.Fill - n
-	if room <= 0 || a.DestinationID == "" {
-		return nil
-	}
-	more, err := w.DB.Ent.Delivery.Query().
-		Where(
-			delivery.AccountID(a.AccountID),
-			delivery.DestinationID(a.DestinationID),
-			delivery.StatusEQ(delivery.StatusPENDING),
-			delivery.Attempts(0),
-			delivery.EventName(a.EventName),
-			delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
-		).
-		Order(ent.Asc(delivery.FieldCreatedAt)).
-		Limit(room).
-		IDs(ctx)
-	if err != nil {
-		return fmt.Errorf("look for a batch: %w", err)
+func (w *ForwardWorker) fill(ctx context.Context, a ForwardArgs, token string, n int, now time.Time) ([]string, error) {
+	var more []string
+	for _, f := range a.fills() {
+		room := f.Fill - n
+		if room <= 0 || f.DestinationID == "" {
+			continue
+		}
+		ids, err := w.DB.Ent.Delivery.Query().
+			Where(
+				delivery.AccountID(a.AccountID),
+				delivery.DestinationID(f.DestinationID),
+				delivery.StatusEQ(delivery.StatusPENDING),
+				delivery.Attempts(0),
+				delivery.EventName(f.EventName),
+				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
+			).
+			Order(ent.Asc(delivery.FieldCreatedAt)).
+			Limit(room).
+			IDs(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("look for a batch: %w", err)
+		}
+		more = append(more, ids...)
 	}
 	if len(more) == 0 {
-		return nil
+		return nil, nil
 	}
-	if _, err := w.claim(ctx, a.AccountID, more, token, "", "", now); err != nil {
-		return fmt.Errorf("claim deliveries: %w", err)
+	taken, err := w.claim(ctx, a.AccountID, more, token, "", nil, now)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	return nil
+	return taken, nil
 }
 
 // send sends batch, grouped by destination and event, in requests of at
@@ -443,33 +483,42 @@ func (w *ForwardWorker) claimFor() time.Duration {
 const claimMargin = 10 * time.Second
 
 // claim marks the deliveries ids that are PENDING and not claimed by a live
-// job with token, and returns how many it took. A claim is dead when it
+// job with token, and returns the ids of those it took. A claim is dead when it
 // lapsed, or when it starts with own (claimPrefix): the job's own earlier
 // attempt, which died or left them to its retry (see holding). With
-// reclaim (a destination), the job also takes back every delivery of it
+// reclaim (destinations), the job also takes back every delivery of them
 // that holds its prefix: those its earlier attempts took from other jobs
 // (see fill), which have ended since. On PostgreSQL, jobs claim
 // concurrently: the rows are locked in id order and rows another
 // transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
 // wait on each other or deadlock. SQLite has one writer at a time.
-func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own, reclaim string, now time.Time) (int, error) {
+func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own string, reclaim []string, now time.Time) ([]string, error) {
 	until := now.Add(w.claimFor())
 	free := delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now))
 	if own != "" {
 		free = delivery.Or(free, delivery.ClaimHasPrefix(own))
 	} else {
-		own, reclaim = "-", "" // no token starts with "-"
+		own, reclaim = "-", nil // no token starts with "-"
 	}
 	if w.DB.Dialect != dialect.Postgres {
 		which := delivery.And(delivery.IDIn(ids...), free)
-		if reclaim != "" {
-			which = delivery.Or(which, delivery.And(delivery.DestinationID(reclaim), delivery.ClaimHasPrefix(own)))
+		if len(reclaim) > 0 {
+			which = delivery.Or(which, delivery.And(delivery.DestinationIDIn(reclaim...), delivery.ClaimHasPrefix(own)))
 		}
-		return w.DB.Ent.Delivery.Update().
+		n, err := w.DB.Ent.Delivery.Update().
 			Where(delivery.AccountID(accountID), delivery.StatusEQ(delivery.StatusPENDING), which).
 			SetClaim(token).
 			SetClaimedUntil(until).
 			Save(ctx)
+		if err != nil || n == 0 {
+			return nil, err
+		}
+		// One writer at a time: what holds token now is what this took.
+		q := w.DB.Ent.Delivery.Query().Where(delivery.AccountID(accountID), delivery.Claim(token))
+		if len(reclaim) == 0 {
+			q.Where(delivery.IDIn(ids...))
+		}
+		return q.IDs(ctx)
 	}
 	args := []any{token, until, accountID, now, own}
 	marks := make([]string, len(ids))
@@ -478,19 +527,28 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 		marks[i] = "$" + strconv.Itoa(len(args))
 	}
 	which := `(id IN (` + strings.Join(marks, ",") + `) AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5)))`
-	if reclaim != "" {
+	if len(reclaim) > 0 {
 		args = append(args, reclaim)
-		which = `(` + which + ` OR (destination_id = $` + strconv.Itoa(len(args)) + ` AND starts_with(claim, $5)))`
+		which = `(` + which + ` OR (destination_id = ANY($` + strconv.Itoa(len(args)) + `::text[]) AND starts_with(claim, $5)))`
 	}
-	res, err := w.DB.SQL.ExecContext(ctx, `UPDATE deliveries SET claim = $1, claimed_until = $2
+	rows, err := w.DB.SQL.QueryContext(ctx, `UPDATE deliveries SET claim = $1, claimed_until = $2
 		WHERE id IN (SELECT id FROM deliveries
 			WHERE account_id = $3 AND status = 'PENDING' AND `+which+`
-			ORDER BY id FOR UPDATE SKIP LOCKED)`, args...)
+			ORDER BY id FOR UPDATE SKIP LOCKED)
+		RETURNING id`, args...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	defer rows.Close()
+	var taken []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		taken = append(taken, id)
+	}
+	return taken, rows.Err()
 }
 
 // awaitOthers is what a job does about those of its deliveries it could

@@ -35,7 +35,7 @@ func (MatchBatchArgs) Kind() string { return "match_batch" }
 // names a click in their attribution window are matched together, per
 // account, in one transaction: one query for the clicks, one conditional
 // update per conversion, bulk inserts of their deliveries and one forward
-// job per destination and event for all of them (planBatch). The others
+// job for all of them (planBatch). The others
 // go through MatchWorker one by one (external id, email, waiting for a
 // late click, NO_MATCH); one that must wait for its click (a snooze) or
 // whose matching failed becomes a match job of its own, scheduled when its
