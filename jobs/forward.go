@@ -262,10 +262,12 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	if len(taken) == 0 {
 		return w.awaitOthers(ctx, ids, own)
 	}
-	more, err := w.fill(ctx, job.Args, token, len(taken), w.clock())
-	if err != nil {
-		w.release(ctx, token, own)
-		return err
+	var more []string
+	if queued(job.JobRow) >= fillAfter {
+		if more, err = w.fill(ctx, job.Args, token, len(taken), w.clock()); err != nil {
+			w.release(ctx, token, own)
+			return err
+		}
 	}
 	// By id, not by claim: no index leads to a claim, and under a backlog
 	// a scan of the deliveries per job was most of the database's work.
@@ -323,6 +325,23 @@ func (w *ForwardWorker) retryIn(job *rivertype.JobRow, outcomes []capi.Outcome) 
 		}
 	}
 	return wait
+}
+
+// fillAfter is how long a forward job must have waited in the queue for it
+// to fill its batch (see fill): a backlog, whose jobs' deliveries wait for
+// a worker too. Otherwise the deliveries around are those of the running
+// jobs, claimed, and the look for them (a walk over the PENDING deliveries
+// of each destination, dead index entries included) is wasted: under
+// TestForwardLoad, 705 of 775 jobs that waited 1 to 4.5 s found none, and
+// filling cost a third of the forwarding rate for a tenth fewer requests.
+const fillAfter = 5 * time.Second
+
+// queued is how long job waited between being due and being fetched.
+func queued(job *rivertype.JobRow) time.Duration {
+	if job == nil || job.AttemptedAt == nil {
+		return 0
+	}
+	return job.AttemptedAt.Sub(job.ScheduledAt)
 }
 
 // fill adds to the n deliveries of job a claimed with token other fresh
