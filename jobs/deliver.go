@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/riverqueue/river"
@@ -227,8 +228,8 @@ func planBatch(ctx context.Context, client *ent.Client, accountID string, convs 
 				args = append(args, river.InsertManyParams{Args: job})
 				job = ForwardArgs{}
 			}
-			if len(job.Fills) == 0 || job.Fills[len(job.Fills)-1].DestinationID != g.dst.ID || job.Fills[len(job.Fills)-1].EventName != g.event {
-				job.Fills = append(job.Fills, ForwardFill{DestinationID: g.dst.ID, EventName: g.event, Fill: destination.MaxBatch(g.dst.Kind)})
+			if !slices.Contains(job.Destinations, g.dst.ID) {
+				job.Destinations = append(job.Destinations, g.dst.ID)
 			}
 			job.AccountID = accountID
 			job.DeliveryIDs = append(job.DeliveryIDs, id)

@@ -37,47 +37,28 @@ import (
 // batch, see MatchBatchWorker, and those the sweep gives a new job). It is
 // inserted in the transaction that creates (or re-arms) the deliveries.
 //
-// Fills names the destinations and events of the deliveries (a matched
-// batch's job carries those of every destination), each with the
-// platform's batch size: the job fills its requests up to it with other
-// fresh deliveries of the same destination and event (see fill). Jobs
-// inserted before Fills existed name one in DestinationID, EventName and
-// Fill.
+// Destinations are the destinations of the deliveries (a matched batch's
+// job carries those of every destination): a job run again takes back what
+// an earlier run of it left with itself there (see claim). Jobs inserted
+// before Destinations existed name their one destination in DestinationID;
+// their EventName and Fill (the batch size of a fill since dropped) are no
+// longer read.
 type ForwardArgs struct {
-	DeliveryID    string        `json:"delivery_id,omitempty"`
-	DeliveryIDs   []string      `json:"delivery_ids,omitempty"`
-	AccountID     string        `json:"account_id"`
-	Fills         []ForwardFill `json:"fills,omitempty"`
-	DestinationID string        `json:"destination_id,omitempty"`
-	EventName     string        `json:"event_name,omitempty"`
-	Fill          int           `json:"fill,omitempty"`
+	DeliveryID    string   `json:"delivery_id,omitempty"`
+	DeliveryIDs   []string `json:"delivery_ids,omitempty"`
+	AccountID     string   `json:"account_id"`
+	Destinations  []string `json:"destinations,omitempty"`
+	DestinationID string   `json:"destination_id,omitempty"`
+	EventName     string   `json:"event_name,omitempty"`
+	Fill          int      `json:"fill,omitempty"`
 }
 
-// ForwardFill is a destination and event of a forward job's deliveries and
-// the platform's batch size.
-type ForwardFill struct {
-	DestinationID string `json:"destination_id"`
-	EventName     string `json:"event_name"`
-	Fill          int    `json:"fill"`
-}
-
-// fills are a's Fills, with the one of an older job.
-func (a ForwardArgs) fills() []ForwardFill {
-	if a.DestinationID == "" {
-		return a.Fills
-	}
-	return append([]ForwardFill{{DestinationID: a.DestinationID, EventName: a.EventName, Fill: a.Fill}}, a.Fills...)
-}
-
-// destinations are the destinations of a's fills.
+// destinations are a's Destinations, with the one of an older job.
 func (a ForwardArgs) destinations() []string {
-	var ids []string
-	for _, f := range a.fills() {
-		if !slices.Contains(ids, f.DestinationID) {
-			ids = append(ids, f.DestinationID)
-		}
+	if a.DestinationID == "" || slices.Contains(a.Destinations, a.DestinationID) {
+		return a.Destinations
 	}
-	return ids
+	return append([]string{a.DestinationID}, a.Destinations...)
 }
 
 // IDs are the deliveries the job sends.
@@ -132,13 +113,14 @@ const (
 // claims the delivery with a token the result is recorded against, so two
 // jobs can never send the same delivery at the same time.
 //
-// Batching: when it sends, it also claims other PENDING deliveries of the
-// same destination and event that were never attempted, up to the
-// platform's batch size (destination.MaxBatch), and sends them in the same
-// request. Under a backlog, one request then carries hundreds of
-// conversions; their own jobs later find them SENT. Only fresh deliveries
-// are taken so that a platform outage does not burn the retry budget of
-// the deliveries already waiting out their backoff.
+// Batching: a matched batch's job carries the deliveries of all its
+// conversions to every destination, and sends each destination's share at
+// once, in requests of up to the platform's batch size
+// (destination.MaxBatch). Jobs no longer top up their batch with other
+// jobs' fresh deliveries: under TestForwardLoad the look for them (a walk
+// over each destination's PENDING deliveries) found few, saved a tenth of
+// the requests and cost 44% of the forwarding rate under a backlog; jobs
+// of older versions may still hold deliveries so taken (see holding).
 type ForwardWorker struct {
 	river.WorkerDefaults[ForwardArgs]
 	DB           *database.DB
@@ -262,17 +244,10 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	if len(taken) == 0 {
 		return w.awaitOthers(ctx, ids, own)
 	}
-	var more []string
-	if queued(job.JobRow) >= fillAfter {
-		if more, err = w.fill(ctx, job.Args, token, len(taken), w.clock()); err != nil {
-			w.release(ctx, token, own)
-			return err
-		}
-	}
 	// By id, not by claim: no index leads to a claim, and under a backlog
 	// a scan of the deliveries per job was most of the database's work.
 	batch, err := w.DB.Ent.Delivery.Query().
-		Where(delivery.IDIn(append(taken, more...)...), delivery.Claim(token)).
+		Where(delivery.IDIn(taken...), delivery.Claim(token)).
 		WithDestination().
 		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
 		Order(ent.Asc(delivery.FieldID)).
@@ -285,7 +260,8 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	now := w.clock()
 	// The deliveries to try again stay with this job (the claim keeps its
 	// prefix) until its retry, which takes them back (see claim): some
-	// were other jobs', taken by fill, and those jobs may have ended.
+	// may be other jobs', taken by an older version's fill, and those jobs
+	// may have ended.
 	hold := holding{claim: own + "retry", until: now.Add(w.retryIn(job.JobRow, outcomes) + w.claimFor())}
 	if own == "" {
 		hold = holding{}
@@ -325,65 +301,6 @@ func (w *ForwardWorker) retryIn(job *rivertype.JobRow, outcomes []capi.Outcome) 
 		}
 	}
 	return wait
-}
-
-// fillAfter is how long a forward job must have waited in the queue for it
-// to fill its batch (see fill): a backlog, whose jobs' deliveries wait for
-// a worker too. Otherwise the deliveries around are those of the running
-// jobs, claimed, and the look for them (a walk over the PENDING deliveries
-// of each destination, dead index entries included) is wasted: under
-// TestForwardLoad, 705 of 775 jobs that waited 1 to 4.5 s found none, and
-// filling cost a third of the forwarding rate for a tenth fewer requests.
-const fillAfter = 5 * time.Second
-
-// queued is how long job waited between being due and being fetched.
-func queued(job *rivertype.JobRow) time.Duration {
-	if job == nil || job.AttemptedAt == nil {
-		return 0
-	}
-	return job.AttemptedAt.Sub(job.ScheduledAt)
-}
-
-// fill adds to the n deliveries of job a claimed with token other fresh
-// PENDING deliveries of the same destinations and events (never attempted,
-// not claimed), oldest first, each up to its Fill (less n), the platform's
-// batch size, claimed with one statement, and returns their ids:
-// under a backlog one request then carries hundreds of conversions, and
-// the jobs of the others find them SENT. Only fresh deliveries are taken
-// so that a platform outage does not burn the retry budget of the
-// deliveries waiting out their backoff.
-func (w *ForwardWorker) fill(ctx context.Context, a ForwardArgs, token string, n int, now time.Time) ([]string, error) {
-	var more []string
-	for _, f := range a.fills() {
-		room := f.Fill - n
-		if room <= 0 || f.DestinationID == "" {
-			continue
-		}
-		ids, err := w.DB.Ent.Delivery.Query().
-			Where(
-				delivery.AccountID(a.AccountID),
-				delivery.DestinationID(f.DestinationID),
-				delivery.StatusEQ(delivery.StatusPENDING),
-				delivery.Attempts(0),
-				delivery.EventName(f.EventName),
-				delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now)),
-			).
-			Order(ent.Asc(delivery.FieldCreatedAt)).
-			Limit(room).
-			IDs(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("look for a batch: %w", err)
-		}
-		more = append(more, ids...)
-	}
-	if len(more) == 0 {
-		return nil, nil
-	}
-	taken, err := w.claim(ctx, a.AccountID, more, token, "", nil, now)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	return taken, nil
 }
 
 // send sends batch, grouped by destination and event, in requests of at
@@ -507,7 +424,7 @@ const claimMargin = 10 * time.Second
 // attempt, which died or left them to its retry (see holding). With
 // reclaim (destinations), the job also takes back every delivery of them
 // that holds its prefix: those its earlier attempts took from other jobs
-// (see fill), which have ended since. On PostgreSQL, jobs claim
+// (an older version's fill), which have ended since. On PostgreSQL, jobs claim
 // concurrently: the rows are locked in id order and rows another
 // transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
 // wait on each other or deadlock. SQLite has one writer at a time.
@@ -572,7 +489,7 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 
 // awaitOthers is what a job does about those of its deliveries it could
 // not claim. Those another job holds are that job's now: it is sending
-// them, or took them in its batch (fill) and keeps them until they are
+// them, or took them in its batch (an older version's fill) and keeps them until they are
 // settled (see holding), or died and takes them back when River rescues it
 // (see claim); should it be gone for good, the sweep gives them a new job.
 // Those nobody holds (a concurrent claim skipped them, or the holder's
