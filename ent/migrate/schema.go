@@ -404,6 +404,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{DeliveriesColumns[2]},
 			},
+			{
+				Name:    "delivery_conversion_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeliveriesColumns[20]},
+			},
 		},
 	}
 	// DestinationsColumns holds the columns for the "destinations" table.

@@ -90,6 +90,10 @@ func (Delivery) Indexes() []ent.Index {
 		// The report rollup job recomputes the hours of deliveries changed
 		// since its last run; without this it scans every delivery.
 		index.Fields("updated_at"),
+		// Conversions filtered by their deliveries (the Events Log's
+		// hasDeliveriesWith) look them up per conversion: without this,
+		// SQLite scans every delivery for each conversion.
+		index.Fields("conversion_id"),
 	}
 }
 
