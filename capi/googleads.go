@@ -433,20 +433,32 @@ func (g *GoogleAds) rowsWith(r *reply, a *adsAnswer, n int, classify func(*adsEr
 	return out
 }
 
-// classifyAdsRow sorts one conversion's error per the §3.7 row table.
-func classifyAdsRow(d *adsErrorDetail, status int, excerpt string) adsRow {
-	enum, category := d.code()
-	e := &Error{Platform: PlatformGoogleAds, StatusCode: status, Code: enum, Message: shortMessage(d.Message),
+// newAdsRowError is the Error of one row of a partial failure (an upload's
+// or an adjustment's), not yet sorted, with the row's error enum and
+// category.
+func newAdsRowError(d *adsErrorDetail, status int, excerpt string) (e *Error, enum, category string) {
+	enum, category = d.code()
+	e = &Error{Platform: PlatformGoogleAds, StatusCode: status, Code: enum, Message: shortMessage(d.Message),
 		Response: excerpt, Err: ErrPlatform}
 	if e.Message == "" {
 		e.Message = fmt.Sprintf("%s %s", category, enum)
 	}
+	return e, enum, category
+}
+
+// transientAdsError reports whether a row error of any Google Ads upload
+// may pass: internal and quota errors.
+func transientAdsError(enum, category string) bool {
+	return category == "internalError" || category == "quotaError" || enum == "INTERNAL_ERROR" || enum == "TRANSIENT_ERROR"
+}
+
+// classifyAdsRow sorts one conversion's error per the §3.7 row table.
+func classifyAdsRow(d *adsErrorDetail, status int, excerpt string) adsRow {
+	e, enum, category := newAdsRowError(d, status, excerpt)
 	switch {
 	case enum == "CLICK_CONVERSION_ALREADY_EXISTS", enum == "ORDER_ID_ALREADY_IN_USE":
 		return adsRow{duplicate: true, code: enum}
-	case category == "internalError" || enum == "INTERNAL_ERROR" || enum == "TRANSIENT_ERROR":
-		e.Retryable = true
-	case category == "quotaError":
+	case transientAdsError(enum, category):
 		e.Retryable = true
 	case enum == "TOO_RECENT_EVENT", enum == "TOO_RECENT_CONVERSION_ACTION", enum == "TOO_RECENT_CALL":
 		e.Retryable, e.RetryAfter = true, googleAdsTooRecentWait

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -205,18 +204,11 @@ func (g *GoogleAds) Adjust(ctx context.Context, creds GoogleAdsCredentials, adjs
 // classifyAdsAdjustment sorts one adjustment's error
 // (ConversionAdjustmentUploadError and the shared categories).
 func classifyAdsAdjustment(d *adsErrorDetail, status int, excerpt string) adsRow {
-	enum, category := d.code()
-	e := &Error{Platform: PlatformGoogleAds, StatusCode: status, Code: enum, Message: shortMessage(d.Message),
-		Response: excerpt, Err: ErrPlatform}
-	if e.Message == "" {
-		e.Message = fmt.Sprintf("%s %s", category, enum)
-	}
+	e, enum, category := newAdsRowError(d, status, excerpt)
 	switch {
 	case enum == "CONVERSION_ALREADY_RETRACTED", enum == "RESTATEMENT_ALREADY_EXISTS":
 		return adsRow{duplicate: true, code: enum}
-	case category == "internalError" || enum == "INTERNAL_ERROR" || enum == "TRANSIENT_ERROR":
-		e.Retryable = true
-	case category == "quotaError":
+	case transientAdsError(enum, category):
 		e.Retryable = true
 	case enum == "TOO_RECENT_CONVERSION":
 		e.Retryable, e.RetryAfter = true, googleAdsTooRecentConversionWait

@@ -405,25 +405,7 @@ func (g *GoogleAds) upload(w http.ResponseWriter, version string, convs []any, v
 		answer["jobId"] = fmt.Sprint(g.jobs)
 	}
 	if len(errs) > 0 {
-		first := errs[0]
-		loc := first["location"].(map[string]any)["fieldPathElements"].([]map[string]any)
-		path := fmt.Sprintf("conversions[%d]", loc[0]["index"])
-		if len(loc) > 1 {
-			path += "." + loc[1]["fieldName"].(string)
-		}
-		msg := fmt.Sprintf("%s, at %s", first["message"], path)
-		if len(errs) > 1 {
-			msg = "Multiple errors in 'details'. First error: " + msg
-		}
-		answer["partialFailureError"] = map[string]any{
-			"code":    3,
-			"message": msg,
-			"details": []any{map[string]any{
-				"@type":     "type.googleapis.com/google.ads.googleads." + version + ".errors.GoogleAdsFailure",
-				"errors":    errs,
-				"requestId": fmt.Sprintf("fake%d", g.jobs),
-			}},
-		}
+		answer["partialFailureError"] = g.partialFailure(version, "conversions", errs)
 	}
 	if !validateOnly && len(accepted) > 0 {
 		g.record(accepted...)
@@ -559,4 +541,30 @@ func judgeUserIdentifiers(v any) (category, enum, message string) {
 func isNumeric(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
+}
+
+// partialFailure is the partialFailureError of an answer whose rows errs
+// failed, as Google words it: the first error's message at its field path
+// (list is the request's field of rows; version the API version of the
+// path), and every error in a GoogleAdsFailure.
+func (g *GoogleAds) partialFailure(version, list string, errs []map[string]any) map[string]any {
+	first := errs[0]
+	loc := first["location"].(map[string]any)["fieldPathElements"].([]map[string]any)
+	path := fmt.Sprintf("%s[%d]", list, loc[0]["index"])
+	if len(loc) > 1 {
+		path += "." + loc[1]["fieldName"].(string)
+	}
+	msg := fmt.Sprintf("%s, at %s", first["message"], path)
+	if len(errs) > 1 {
+		msg = "Multiple errors in 'details'. First error: " + msg
+	}
+	return map[string]any{
+		"code":    3,
+		"message": msg,
+		"details": []any{map[string]any{
+			"@type":     "type.googleapis.com/google.ads.googleads." + version + ".errors.GoogleAdsFailure",
+			"errors":    errs,
+			"requestId": fmt.Sprintf("fake%d", g.jobs),
+		}},
+	}
 }

@@ -231,25 +231,7 @@ func (g *GoogleAds) serveAdjustments(w http.ResponseWriter, version string, body
 		answer["jobId"] = fmt.Sprint(g.jobs)
 	}
 	if len(errs) > 0 {
-		first := errs[0]
-		loc := first["location"].(map[string]any)["fieldPathElements"].([]map[string]any)
-		path := fmt.Sprintf("conversion_adjustments[%d]", loc[0]["index"])
-		if len(loc) > 1 {
-			path += "." + loc[1]["fieldName"].(string)
-		}
-		msg := fmt.Sprintf("%s, at %s", first["message"], path)
-		if len(errs) > 1 {
-			msg = "Multiple errors in 'details'. First error: " + msg
-		}
-		answer["partialFailureError"] = map[string]any{
-			"code":    3,
-			"message": msg,
-			"details": []any{map[string]any{
-				"@type":     "type.googleapis.com/google.ads.googleads." + version + ".errors.GoogleAdsFailure",
-				"errors":    errs,
-				"requestId": fmt.Sprintf("fake%d", g.jobs),
-			}},
-		}
+		answer["partialFailureError"] = g.partialFailure(version, "conversion_adjustments", errs)
 	}
 	for i, conv := range convs {
 		switch accepted[i].Type {
