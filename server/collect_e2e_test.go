@@ -339,7 +339,7 @@ func TestCollectRejections(t *testing.T) {
 		good := fill(s, in.PostbackURL, map[string]string{"{c}": "clk-1"})
 		require.Equal(t, http.StatusOK, send(t, "GET", good, "", "").Code)
 
-		wrong := strings.Replace(good, secret, secret[:len(secret)-1]+"x", 1)
+		wrong := strings.Replace(good, secret, secret[:len(secret)-1]+flip(secret[len(secret)-1]), 1)
 		require.Equal(t, http.StatusUnauthorized, send(t, "GET", wrong, "", "").Code)
 		none := strings.Replace(good, "&secret="+secret, "", 1)
 		require.Equal(t, http.StatusUnauthorized, send(t, "GET", none, "", "").Code)
