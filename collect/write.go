@@ -330,18 +330,7 @@ func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConfli
 		return nil, fmt.Errorf("insert conversions: %w", err)
 	}
 	defer rows.Close()
-	inserted := make(map[string]bool, len(items))
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("read inserted conversions: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert conversions: %w", err)
-	}
-	return inserted, nil
+	return insertedIDs(rows, len(items))
 }
 
 // pgInsertSQL is the conversions insert on PostgreSQL: one array per
@@ -386,6 +375,19 @@ func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (m
 		return nil, fmt.Errorf("insert conversions: %w", err)
 	}
 	defer rows.Close()
+	return insertedIDs(rows, n)
+}
+
+// idRows is what insertedIDs reads: *sql.Rows and pgx.Rows both are.
+type idRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// insertedIDs reads the ids an insert's RETURNING "id" gave back, the
+// conversions it inserted (of n sent).
+func insertedIDs(rows idRows, n int) (map[string]bool, error) {
 	inserted := make(map[string]bool, n)
 	for rows.Next() {
 		var id string
