@@ -35,8 +35,9 @@ type item struct {
 	clickID       string
 	transactionID string
 	// dedupKey is set on RECEIVED conversions with a transaction id: the
-	// unique index on (account_id, integration_id, dedup_key) lets exactly
-	// one of them claim it. "" is NULL, which never conflicts.
+	// unique index on (account_id, transaction_id, integration_id,
+	// dedup_key) lets exactly one of them claim it. "" is NULL, which
+	// never conflicts.
 	dedupKey      string
 	networkStatus string
 	externalID    string
@@ -319,7 +320,7 @@ func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConfli
 	}
 	if onConflict {
 		b.OnConflict(
-			entsql.ConflictColumns(conversion.FieldAccountID, conversion.FieldIntegrationID, conversion.FieldDedupKey),
+			entsql.ConflictColumns(conversion.FieldAccountID, conversion.FieldTransactionID, conversion.FieldIntegrationID, conversion.FieldDedupKey),
 			entsql.DoNothing(),
 		)
 	}
@@ -367,7 +368,7 @@ func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (m
 	}
 	q := pgInsertSQL
 	if onConflict {
-		q += ` ON CONFLICT ("account_id", "integration_id", "dedup_key") DO NOTHING`
+		q += ` ON CONFLICT ("account_id", "transaction_id", "integration_id", "dedup_key") DO NOTHING`
 	}
 	rows, err := tx.Query(ctx, q+` RETURNING "id"`, ids, accs, ints, statuses, kinds, events, amounts, curs,
 		clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips, tests, at)

@@ -77,6 +77,7 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	first, err := w.DB.Ent.Conversion.Query().
 		Where(
 			conversion.AccountID(job.Args.AccountID),
+			conversion.TransactionID(repeat.TransactionID),
 			conversion.IntegrationID(repeat.IntegrationID),
 			conversion.DedupKey(job.Args.DedupKey),
 		).

