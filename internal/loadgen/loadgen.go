@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -88,27 +87,19 @@ func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
 	if cfg.Duration <= 0 && cfg.Requests <= 0 {
 		cfg.Duration = 10 * time.Second
 	}
-	transport := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        cfg.Concurrency * 2,
-		MaxIdleConnsPerHost: cfg.Concurrency * 2,
-		IdleConnTimeout:     time.Minute,
-	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: transport}
-	defer client.CloseIdleConnections()
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	base := baseOf(cfg.URL)
 	r := runner{
 		concurrency: cfg.Concurrency, duration: cfg.Duration, rate: cfg.Rate, units: cfg.Requests,
-		client: func(int) *http.Client { return client },
+		client: func(int) doer {
+			return newDoer(base, &net.Dialer{Timeout: 5 * time.Second}, func() *http.Transport {
+				return &http.Transport{DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
+			})
+		},
 		unit: func(ctx context.Context, w *worker, n int64, due time.Time) bool {
 			id := run + "-" + strconv.FormatInt(n, 36)
 			u := strings.Replace(strings.Replace(cfg.URL, "{click_id}", "c"+id, 1), "{transaction_id}", "t"+id, 1)
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-			if err != nil {
-				w.fail(err)
-				return false
-			}
-			if w.send(req, due) && cfg.Keep {
+			if w.send(http.MethodGet, u, collectHeader, nil, due) && cfg.Keep {
 				w.acked = append(w.acked, "t"+id)
 			}
 			return true
@@ -117,6 +108,9 @@ func Collect(ctx context.Context, cfg CollectConfig) (Result, error) {
 	res, _ := r.run(ctx)
 	return res, nil
 }
+
+// collectHeader is what a network's postback client sends besides Host.
+var collectHeader = [][2]string{{"User-Agent", "Go-http-client/1.1"}, {"Accept-Encoding", "gzip"}}
 
 // runner is the loop both loads share: concurrency workers taking
 // numbered units of work (a postback; a visit's requests) flat out or
@@ -128,8 +122,8 @@ type runner struct {
 	rate        float64
 	// units, when positive, ends the run after that many units.
 	units int64
-	// client returns worker w's HTTP client.
-	client func(w int) *http.Client
+	// client returns worker w's HTTP client (one connection).
+	client func(w int) doer
 	// unit sends unit n (from 1), due at due, through w; it returns false
 	// when the worker is to stop.
 	unit func(ctx context.Context, w *worker, n int64, due time.Time) bool
@@ -137,7 +131,7 @@ type runner struct {
 
 // worker is one worker's tally.
 type worker struct {
-	client                  *http.Client
+	client                  doer
 	lat                     []time.Duration
 	codes                   map[int]int64
 	sent, ok, refused, errs int64
@@ -154,27 +148,25 @@ func (w *worker) fail(err error) {
 	}
 }
 
-// send does req and records its answer and its latency from t0; it
+// send does a request and records its answer and its latency from t0; it
 // reports whether the answer was 2xx.
-func (w *worker) send(req *http.Request, t0 time.Time) bool {
-	resp, err := w.client.Do(req)
+func (w *worker) send(method, url string, header [][2]string, body []byte, t0 time.Time) bool {
+	code, answer, err := w.client.do(method, url, header, body)
 	d := time.Since(t0)
 	w.sent++
 	if err != nil {
 		w.fail(err)
 		return false
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	w.codes[resp.StatusCode]++
+	w.codes[code]++
 	w.lat = append(w.lat, d)
-	if resp.StatusCode/100 == 2 {
+	if code/100 == 2 {
 		w.ok++
 		return true
 	}
 	w.refused++
 	if w.firstErr == "" {
-		w.firstErr = fmt.Sprintf("%d %s", resp.StatusCode, body)
+		w.firstErr = fmt.Sprintf("%d %s", code, answer)
 	}
 	return false
 }
@@ -213,6 +205,9 @@ func (r runner) run(ctx context.Context) (Result, []*worker) {
 		})
 	}
 	wg.Wait()
+	for _, w := range workers {
+		w.client.close()
+	}
 	res := Result{Codes: map[int]int64{}, Elapsed: time.Since(start)}
 	var all []time.Duration
 	for _, w := range workers {

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,6 +62,12 @@ func tagVisit(id string) (bodies [2][]byte, events [2]int64) {
 	return bodies, [2]int64{1, 3}
 }
 
+// tagHeader is what a browser's sendBeacon of a text body sends.
+var tagHeader = [][2]string{
+	{"Content-Type", "text/plain;charset=UTF-8"},
+	{"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+}
+
 // Tag runs the tag load described by cfg. Every visit has a fresh Click ID.
 //
 // The ingest limits requests per client IP, as a real server must. Against a
@@ -86,17 +91,17 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 		loopback = true
 	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	base := baseOf(cfg.URL)
 	r := runner{
 		concurrency: cfg.Concurrency, duration: cfg.Duration, rate: cfg.Rate / 2, units: (cfg.Requests + 1) / 2,
-		client: func(w int) *http.Client {
+		client: func(w int) doer {
 			dialer := &net.Dialer{Timeout: 5 * time.Second}
 			if loopback {
 				dialer.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, byte(w>>16), byte(w>>8), byte(2+w%250))}
 			}
-			return &http.Client{
-				Timeout:   30 * time.Second,
-				Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute},
-			}
+			return newDoer(base, dialer, func() *http.Transport {
+				return &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
+			})
 		},
 		unit: func(ctx context.Context, w *worker, n int64, due time.Time) bool {
 			bodies, counts := tagVisit("cb_" + run + "_" + strconv.FormatInt(n, 36))
@@ -108,14 +113,7 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 				if i == 0 && cfg.Rate > 0 {
 					t0 = due
 				}
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
-				if err != nil {
-					w.fail(err)
-					return false
-				}
-				req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-				if !w.send(req, t0) {
+				if !w.send(http.MethodPost, cfg.URL, tagHeader, body, t0) {
 					return true // the visit ends; the next one starts
 				}
 				w.events += counts[i]
@@ -129,7 +127,6 @@ func Tag(ctx context.Context, cfg TagConfig) (TagResult, error) {
 	res, workers := r.run(ctx)
 	out := TagResult{Result: res}
 	for _, w := range workers {
-		w.client.CloseIdleConnections()
 		out.Events += w.events
 		out.Visits += w.visits
 	}
