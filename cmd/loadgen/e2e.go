@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/clickback/clickback/config"
@@ -18,7 +19,8 @@ import (
 // tag's ingest endpoint, sends postbacks that match them, and reports
 // conversions forwarded per second and the time from postback to each
 // platform's 200; it fails unless every acknowledged postback reached each
-// platform exactly once:
+// platform exactly once. It also reports the CPU time and database
+// transactions per conversion (see loadgen.Usage):
 //
 //	loadgen e2e -db postgres -rate 1000 -d 10s
 //	loadgen e2e -db sqlite -n 5000
@@ -31,13 +33,25 @@ func e2eMode() {
 	rate := fs.Float64("rate", 0, "postbacks per second (0: flat out)")
 	visits := fs.Int64("visits", 0, "visits to record first (default: one per postback to come)")
 	settle := fs.Duration("settle", 2*time.Minute, "how long to wait without progress for forwarding to finish")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (clickback, the fake platforms and the load generator share this process) to this file")
 	_ = fs.Parse(os.Args[2:])
 	if *n > 0 {
 		*dur = 0
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := runE2E(ctx, *db, loadgen.E2EConfig{Concurrency: *conc, Duration: *dur, Conversions: *n, Rate: *rate, Visits: *visits, Settle: *settle})
+	pprof.StopCPUProfile() // before any os.Exit
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
@@ -71,6 +85,6 @@ func runE2E(ctx context.Context, spec string, cfg loadgen.E2EConfig) (loadgen.E2
 	if err := loadgen.CreateDestinations(ctx, d.DB, conf, cb.AccountID, p); err != nil {
 		return loadgen.E2EResult{}, err
 	}
-	cfg.TagURL, cfg.PostbackURL, cfg.Platforms = cb.TagURL, cb.CollectURL, p
+	cfg.TagURL, cfg.PostbackURL, cfg.Platforms, cfg.DB = cb.TagURL, cb.CollectURL, p, d.DB
 	return loadgen.E2E(ctx, cfg)
 }

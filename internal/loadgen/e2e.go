@@ -211,6 +211,9 @@ type E2EConfig struct {
 	// Settle bounds the wait for forwarding after the last postback
 	// (default 2 minutes).
 	Settle time.Duration
+	// DB, when set, is clickback's database: the run then also measures
+	// what the postbacks and their forwarding cost (E2EResult.Usage).
+	DB *database.DB
 }
 
 // E2EResult is what an end-to-end run measured.
@@ -230,6 +233,9 @@ type E2EResult struct {
 	// Missing counts, by platform, acknowledged postbacks it never got;
 	// Duplicates those it got in more than one request.
 	Missing, Duplicates map[string]int
+	// Usage is what the postbacks and their forwarding cost, from the
+	// first postback until all were forwarded (see E2EConfig.DB).
+	Usage Usage
 }
 
 // ForwardedPerSecond is conversions forwarded to every platform per
@@ -260,7 +266,8 @@ func (r E2EResult) OK() bool {
 func (r E2EResult) String() string {
 	return fmt.Sprintf("visits %d in %s; postbacks %s; forwarded to every platform %d of %d in %s: %.0f conversions/s; postback to platform 2xx p50 %s, p99 %s, max %s; missing %v, duplicates %v",
 		r.Visits, r.VisitsElapsed.Round(time.Millisecond), r.Postbacks, r.Forwarded, r.Postbacks.Acked, r.Done.Round(time.Millisecond), r.ForwardedPerSecond(),
-		r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.Max.Round(time.Millisecond), r.Missing, r.Duplicates)
+		r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond), r.Max.Round(time.Millisecond), r.Missing, r.Duplicates) +
+		"; " + r.Usage.PerUnit(r.Forwarded)
 }
 
 // E2E runs the end-to-end load of cfg.
@@ -321,6 +328,8 @@ func E2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	}
 
 	// The postbacks, each matching one visit.
+	probe := newUsageProbe(ctx, cfg.DB)
+	before := probe.read(ctx)
 	sentAt := make([]time.Time, cfg.Conversions)
 	acked := make([]bool, cfg.Conversions)
 	pr := e2ePace(ctx, cfg.Concurrency, cfg.Conversions, cfg.Rate, cfg.Duration, func(ctx context.Context, n int64) (int, error) {
@@ -379,6 +388,7 @@ func E2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	out.Usage = probe.read(ctx).Sub(before)
 	// Give late duplicates a moment to show.
 	time.Sleep(500 * time.Millisecond)
 
