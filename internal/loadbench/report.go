@@ -93,7 +93,11 @@ worked, so the figures are the endpoints'). **clickback ÷ baseline** is the
 figure that counts on a shared machine; absolute numbers move with whatever
 else runs. Every run ends with a check that every acknowledged request is
 stored (conversions by transaction id, tag events and one Click per visit,
-baseline rows by count). The load generator runs on the same machine.
+baseline rows by count). The load generator runs on the same machine: each
+of its workers holds one keep-alive connection and sends its next request when
+the answer to the last has come (no pipelining), through a minimal HTTP/1.1
+client, as wrk does — net/http's client cost a third of the Go process's CPU,
+which came off the servers being measured.
 
 Other modes: `+"`go run ./cmd/loadgen bench -h`"+` (collect, tag or both at once;
 fixed rate with -rate or flat out; SQLite, durable PostgreSQL or a given URL).
