@@ -46,8 +46,8 @@ func TestSecretComparedInConstantTime(t *testing.T) {
 		{"no previous", "", nil, "", false},
 		{"missing", "", &valid, previous, false},
 		{"one byte", "x", &valid, previous, false},
-		{"last byte wrong", current[:len(current)-1] + "A", &valid, previous, false},
-		{"first byte wrong", "A" + current[1:], &valid, previous, false},
+		{"last byte wrong", current[:len(current)-1] + other(current[len(current)-1]), &valid, previous, false},
+		{"first byte wrong", other(current[0]) + current[1:], &valid, previous, false},
 		{"prefix", current[:len(current)/2], &valid, previous, false},
 		{"longer", current + "A", &valid, previous, false},
 		{"other case", strings.ToUpper(current), &valid, previous, false},
@@ -64,4 +64,14 @@ func TestSecretComparedInConstantTime(t *testing.T) {
 			require.NotContains(t, string(c.b), current, tc.name)
 		}
 	}
+}
+
+// other is a character of a secret's alphabet that is not c: writing a
+// fixed one over a character made the wrong secret the right one whenever
+// the secret had that character there.
+func other(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
 }
