@@ -172,10 +172,11 @@ func planBatch(ctx context.Context, client *ent.Client, accountID string, convs 
 	for i, c := range convs {
 		ids[i] = c.ID
 	}
+	// By conversion alone (see byID): the conversions are the account's.
 	existing, err := client.Delivery.Query().
-		Where(delivery.AccountID(accountID), delivery.ConversionIDIn(ids...)).
+		Where(delivery.ConversionIDIn(ids...)).
 		Select(delivery.FieldConversionID, delivery.FieldDestinationID).
-		All(ctx)
+		All(byID(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -122,12 +123,16 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 		ids[i] = a.ConversionID
 	}
 	db := w.Match.DB.Ent
-	convs, err := db.Conversion.Query().
-		Where(conversion.AccountID(accountID), conversion.IDIn(ids...), conversion.StatusEQ(conversion.StatusRECEIVED)).
-		All(ctx)
+	// By id alone (see byID); account and status are checked here: the
+	// (account, status) index beside the ids read the whole RECEIVED
+	// backlog per batch whenever the statistics were thin.
+	loaded, err := db.Conversion.Query().Where(conversion.IDIn(ids...)).All(byID(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("load conversions: %w", err)
 	}
+	convs := slices.DeleteFunc(loaded, func(c *ent.Conversion) bool {
+		return c.AccountID != accountID || c.Status != conversion.StatusRECEIVED
+	})
 	if len(convs) == 0 {
 		return nil, nil // settled by an earlier run, or deleted
 	}
