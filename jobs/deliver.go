@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -193,6 +194,7 @@ func planBatch(ctx context.Context, client *ent.Client, accountID string, convs 
 		creates []*ent.DeliveryCreate
 		order   []group
 		pending = map[group][]string{}
+		byID    = map[string]*ent.DeliveryCreate{}
 	)
 	for _, conv := range convs {
 		for _, dst := range dests {
@@ -208,36 +210,42 @@ func planBatch(ctx context.Context, client *ent.Client, accountID string, convs 
 					order = append(order, g)
 				}
 				pending[g] = append(pending[g], id)
+				byID[id] = c
 			}
 		}
 	}
-	for from := 0; from < len(creates); from += maxJobDeliveries {
-		if err := client.Delivery.CreateBulk(creates[from:min(from+maxJobDeliveries, len(creates))]...).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("create deliveries: %w", err)
-		}
-	}
-	// One job for all destinations, up to maxJobDeliveries: a job costs
-	// its claim and its record (two commits) whatever it carries, and it
-	// sends each destination's share at the same time (see send).
+	// One job for all destinations, up to maxJobDeliveries: it sends each
+	// destination's share at the same time (see send). Its deliveries are
+	// created claimed by it (preClaim), so it need not claim them.
 	var (
 		args []river.InsertManyParams
 		job  ForwardArgs
 	)
+	until := time.Now().Add(preClaimFor)
 	for _, g := range order {
 		for _, id := range pending[g] {
 			if len(job.DeliveryIDs) == maxJobDeliveries {
 				args = append(args, river.InsertManyParams{Args: job})
 				job = ForwardArgs{}
 			}
+			if job.Claim == "" {
+				job.Claim = newPreClaim()
+			}
 			if !slices.Contains(job.Destinations, g.dst.ID) {
 				job.Destinations = append(job.Destinations, g.dst.ID)
 			}
 			job.AccountID = accountID
 			job.DeliveryIDs = append(job.DeliveryIDs, id)
+			byID[id].SetClaim(job.Claim).SetClaimedUntil(until)
 		}
 	}
 	if len(job.DeliveryIDs) > 0 {
 		args = append(args, river.InsertManyParams{Args: job})
+	}
+	for from := 0; from < len(creates); from += maxJobDeliveries {
+		if err := client.Delivery.CreateBulk(creates[from:min(from+maxJobDeliveries, len(creates))]...).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("create deliveries: %w", err)
+		}
 	}
 	return args, nil
 }

@@ -43,10 +43,15 @@ import (
 // before Destinations existed name their one destination in DestinationID;
 // their EventName and Fill (the batch size of a fill since dropped) are no
 // longer read.
+//
+// Claim is the claim the deliveries were created with (planBatch): the
+// job's first run sends them without claiming them (see preClaimFor), and
+// its later runs take them back like those of its own claims.
 type ForwardArgs struct {
 	DeliveryID    string   `json:"delivery_id,omitempty"`
 	DeliveryIDs   []string `json:"delivery_ids,omitempty"`
 	AccountID     string   `json:"account_id"`
+	Claim         string   `json:"claim,omitempty"`
 	Destinations  []string `json:"destinations,omitempty"`
 	DestinationID string   `json:"destination_id,omitempty"`
 	EventName     string   `json:"event_name,omitempty"`
@@ -230,35 +235,45 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 		return nil
 	}
 	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
-	token, own := newClaimToken(job.JobRow), claimPrefix(job.JobRow)
+	token, own, pre := newClaimToken(job.JobRow), claimPrefix(job.JobRow), job.Args.Claim
 	// A job run before may have left deliveries it took from others with
 	// itself (see holding); take them back.
 	var reclaim []string
 	if job.Attempt > 1 || bytes.Contains(job.Metadata, []byte(`"snoozes"`)) {
 		reclaim = job.Args.destinations()
 	}
-	taken, err := w.claim(ctx, job.Args.AccountID, ids, token, own, reclaim, w.clock())
-	if err != nil {
-		return fmt.Errorf("claim deliveries: %w", err)
+	var (
+		batch []*ent.Delivery
+		err   error
+	)
+	if pre != "" && reclaim == nil {
+		// A first run, of deliveries created claimed by it: no claim to
+		// write, unless their claim would lapse before this run ends.
+		batch, err = w.load(ctx, job.Args.AccountID, ids, pre)
+		if err != nil {
+			return err
+		}
+		lapses := w.clock().Add(w.claimFor())
+		if slices.ContainsFunc(batch, func(d *ent.Delivery) bool {
+			return d.Status != delivery.StatusPENDING || d.ClaimedUntil == nil || !d.ClaimedUntil.After(lapses)
+		}) {
+			batch = nil
+		} else {
+			token = pre
+		}
 	}
-	if len(taken) == 0 {
-		return w.awaitOthers(ctx, ids, own)
-	}
-	// By id, not by claim: no index leads to a claim, and under a backlog
-	// a scan of the deliveries per job was most of the database's work.
-	// And by id alone (byID): the claim above confined them to the account.
-	batch, err := w.DB.Ent.Delivery.Query().
-		Where(delivery.IDIn(taken...), delivery.Claim(token)).
-		WithDestination().
-		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
-		Order(ent.Asc(delivery.FieldID)).
-		All(byID(ctx))
-	if err == nil && slices.ContainsFunc(batch, func(d *ent.Delivery) bool { return d.AccountID != job.Args.AccountID }) {
-		err = errors.New("a claimed delivery belongs to another account")
-	}
-	if err != nil {
-		w.release(ctx, token, own)
-		return fmt.Errorf("load claimed deliveries: %w", err)
+	if len(batch) == 0 {
+		taken, err := w.claim(ctx, job.Args.AccountID, ids, token, own, pre, reclaim, w.clock())
+		if err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
+		}
+		if len(taken) == 0 {
+			return w.awaitOthers(ctx, ids, own, pre)
+		}
+		if batch, err = w.load(ctx, job.Args.AccountID, taken, token); err != nil {
+			w.release(ctx, token, own)
+			return err
+		}
 	}
 	outcomes := w.send(ctx, batch)
 	now := w.clock()
@@ -282,10 +297,48 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	}
 	for _, id := range ids {
 		if !claimed[id] {
-			return w.awaitOthers(ctx, ids, own)
+			return w.awaitOthers(ctx, ids, own, pre)
 		}
 	}
 	return nil
+}
+
+// load reads the deliveries ids that hold claim token, with what sending
+// them needs. By id, not by claim: no index leads to a claim, and under a
+// backlog a scan of the deliveries per job was most of the database's
+// work. And by id alone (byID), checking the account here.
+func (w *ForwardWorker) load(ctx context.Context, accountID string, ids []string, token string) ([]*ent.Delivery, error) {
+	batch, err := w.DB.Ent.Delivery.Query().
+		Where(delivery.IDIn(ids...), delivery.Claim(token)).
+		WithDestination().
+		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
+		Order(ent.Asc(delivery.FieldID)).
+		All(byID(ctx))
+	if err == nil && slices.ContainsFunc(batch, func(d *ent.Delivery) bool { return d.AccountID != accountID }) {
+		err = errors.New("a claimed delivery belongs to another account")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load claimed deliveries: %w", err)
+	}
+	return batch, nil
+}
+
+// preClaimFor is how long the deliveries of a matched batch stay claimed
+// by the job created with them (planBatch) before anyone else may take
+// them: far longer than a job waits in a backlog, so that the job sends
+// them without claiming them first. Should a job never run (gone, or a
+// backlog of hours), the sweep hands them to a new job once it lapsed,
+// and the old job, should it run after all, claims like any other: the
+// claims keep the two from sending at once.
+const preClaimFor = time.Hour
+
+// newPreClaim is a claim token for the deliveries of a job not inserted
+// yet (so without an id): "p", then a random part. No other token starts
+// with "p".
+func newPreClaim() string {
+	b := make([]byte, 12)
+	_, _ = crand.Read(b)
+	return "p" + hex.EncodeToString(b)
 }
 
 // byID is ctx for queries that name their rows by primary key (and a
@@ -328,6 +381,11 @@ func (w *ForwardWorker) send(ctx context.Context, batch []*ent.Delivery) []capi.
 	groups := map[key][]int{}
 	var order []key
 	for i, d := range batch {
+		if why := withdrawn(d); why != "" {
+			outcomes[i] = skippedOutcome(d.EventID, why)
+			outcomes[i].Err.Code = withdrawnCode
+			continue
+		}
 		k := key{d.DestinationID, d.EventName}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -344,6 +402,28 @@ func (w *ForwardWorker) send(ctx context.Context, batch []*ent.Delivery) []capi.
 	}
 	wg.Wait()
 	return outcomes
+}
+
+// withdrawn says why d is no longer to be sent: the network rejected or
+// reversed its conversion before any attempt. The status job skips the
+// deliveries nobody holds; those a job holds (created claimed by it, or
+// waiting for its retry) the job skips when it comes to send them, and
+// drops the adjustment the status job planned for them, as they never
+// reached the platform. Once an attempt went out (it may have landed
+// without an answer), the delivery is sent and adjusted
+// (planAdjustments). A network's "pending" after an approval does not stop
+// a delivery under way: a later approval plans only deliveries that do not
+// exist yet.
+func withdrawn(d *ent.Delivery) string {
+	conv := d.Edges.Conversion
+	if conv == nil || d.Attempts != 0 || len(d.AttemptLog) != 0 {
+		return ""
+	}
+	switch s := strings.ToUpper(conv.NetworkStatus); s {
+	case networkRejected, networkReversed:
+		return fmt.Sprintf("the network reported the conversion %s before it was forwarded", strings.ToLower(s))
+	}
+	return ""
 }
 
 // sendGroup sends the deliveries batch[idx], all of one destination and
@@ -443,9 +523,14 @@ const claimMargin = 10 * time.Second
 // concurrently: the rows are locked in id order and rows another
 // transaction holds are skipped (FOR UPDATE SKIP LOCKED), so claimers never
 // wait on each other or deadlock. SQLite has one writer at a time.
-func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own string, reclaim []string, now time.Time) ([]string, error) {
+func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []string, token, own, pre string, reclaim []string, now time.Time) ([]string, error) {
 	until := now.Add(w.claimFor())
 	free := delivery.Or(delivery.ClaimedUntilIsNil(), delivery.ClaimedUntilLT(now))
+	if pre != "" {
+		free = delivery.Or(free, delivery.Claim(pre))
+	} else {
+		pre = "-" // no token is "-"
+	}
 	if own != "" {
 		free = delivery.Or(free, delivery.ClaimHasPrefix(own))
 	} else {
@@ -471,7 +556,7 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 		}
 		return q.IDs(ctx)
 	}
-	args := []any{token, until, accountID, now, own, ids}
+	args := []any{token, until, accountID, now, own, ids, pre}
 	// The deliveries are found by id alone: OFFSET 0 keeps the other
 	// conditions out of the scan, so that the planner cannot pair the
 	// primary key with the (account, status) index, whose PENDING range is
@@ -481,7 +566,7 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 	// version.
 	query := `UPDATE deliveries SET claim = $1, claimed_until = $2
 		WHERE id IN (SELECT id FROM (SELECT id, account_id, status, claim, claimed_until FROM deliveries WHERE id = ANY($6::text[]) OFFSET 0) d
-			WHERE account_id = $3 AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5))
+			WHERE account_id = $3 AND status = 'PENDING' AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5) OR claim = $7)
 			ORDER BY id FOR UPDATE SKIP LOCKED)
 		RETURNING id`
 	if len(reclaim) > 0 {
@@ -489,8 +574,8 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 		args = append(args, reclaim)
 		query = `UPDATE deliveries SET claim = $1, claimed_until = $2
 		WHERE id IN (SELECT id FROM deliveries
-			WHERE account_id = $3 AND status = 'PENDING' AND ((id = ANY($6::text[]) AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5)))
-				OR (destination_id = ANY($7::text[]) AND starts_with(claim, $5)))
+			WHERE account_id = $3 AND status = 'PENDING' AND ((id = ANY($6::text[]) AND (claimed_until IS NULL OR claimed_until < $4 OR starts_with(claim, $5) OR claim = $7))
+				OR (destination_id = ANY($8::text[]) AND starts_with(claim, $5)))
 			ORDER BY id FOR UPDATE SKIP LOCKED)
 		RETURNING id`
 	}
@@ -517,7 +602,7 @@ func (w *ForwardWorker) claim(ctx context.Context, accountID string, ids []strin
 // (see claim); should it be gone for good, the sweep gives them a new job.
 // Those nobody holds (a concurrent claim skipped them, or the holder's
 // claim lapsed) the job takes on its next run, shortly.
-func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string, own string) error {
+func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string, own, pre string) error {
 	pending, err := w.DB.Ent.Delivery.Query().
 		Where(delivery.IDIn(ids...), delivery.StatusEQ(delivery.StatusPENDING)).
 		Select(delivery.FieldID, delivery.FieldClaim, delivery.FieldClaimedUntil).
@@ -527,7 +612,8 @@ func (w *ForwardWorker) awaitOthers(ctx context.Context, ids []string, own strin
 	}
 	now := w.clock()
 	for _, d := range pending {
-		held := d.Claim != "" && d.ClaimedUntil != nil && d.ClaimedUntil.After(now) && (own == "" || !strings.HasPrefix(d.Claim, own))
+		mine := (own != "" && strings.HasPrefix(d.Claim, own)) || (pre != "" && d.Claim == pre)
+		held := d.Claim != "" && d.ClaimedUntil != nil && d.ClaimedUntil.After(now) && !mine
 		if !held {
 			return river.JobSnooze(retake)
 		}
@@ -665,6 +751,9 @@ func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, hold
 		}
 	case errors.Is(o.Err, capi.ErrSkipped):
 		upd.SetStatus(delivery.StatusSKIPPED).SetLastError(cutError(o.Err.Message))
+		if o.Err.Code == withdrawnCode {
+			upd.ClearAdjustment().ClearAdjustmentTime().ClearAdjustmentResponse().ClearAdjustedAt()
+		}
 	case o.Err.Retryable && attempts < MaxDeliveryAttempts:
 		upd.SetLastError(cutError(o.Err.Error()))
 		keep = hold.claim != ""
@@ -680,6 +769,10 @@ func applyOutcome(upd *ent.DeliveryUpdate, d *ent.Delivery, o capi.Outcome, hold
 	}
 	return upd
 }
+
+// withdrawnCode marks the skipped outcome of a delivery whose conversion
+// the network withdrew (see withdrawn).
+const withdrawnCode = "withdrawn"
 
 func skippedOutcome(eventID, why string) capi.Outcome {
 	return capi.Outcome{EventID: eventID, Err: &capi.Error{Code: "skipped", Message: why, Err: capi.ErrSkipped}}

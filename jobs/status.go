@@ -44,9 +44,11 @@ func (StatusArgs) Kind() string { return "conversion_status" }
 //     forward jobs inserted — the ones it has already are left alone, so an
 //     approval after an approval sends nothing twice;
 //   - if it turns rejected or reversed, deliveries not sent yet (PENDING and
-//     not being sent right now) become SKIPPED; sent ones (and ones being
-//     sent) stay SENT and are taken back where the platform allows it
-//     (planAdjustments): Google Ads gets a retraction, or a restatement for
+//     held by no job) become SKIPPED; those a job holds (created claimed by
+//     their forward job, or kept for its retry) that job skips when it comes
+//     to them, unless an attempt went out already (withdrawn); sent ones
+//     (and ones being sent) stay SENT and are taken back where the
+//     platform allows it (planAdjustments): Google Ads gets a retraction, or a restatement for
 //     a reversal to a lower amount, sent by the retract job; Meta, GA4 and
 //     TikTok have no way, and the delivery says NOT_RETRACTABLE;
 //   - a conversion not matched yet just keeps the status, and the match job
