@@ -16,6 +16,7 @@ package capitest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -112,6 +113,7 @@ type Fake struct {
 	down       *Fault
 	changed    chan struct{}
 	closed     bool
+	observe    func(body []byte, status int)
 }
 
 // newFake starts a fake serving handler. With tb non-nil it is closed when
@@ -158,7 +160,19 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		ft := *f.down
 		fault = &ft
 	}
+	observe := f.observe
 	f.mu.Unlock()
+	if observe != nil {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() { observe(body, cmp.Or(sw.status, http.StatusOK)) }()
+	}
 	if fault != nil {
 		if fault.Delay > 0 {
 			t := time.NewTimer(fault.Delay)
@@ -182,6 +196,36 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.handler.ServeHTTP(w, r)
+}
+
+// Observe has fn called with the body of each request the fake answers
+// and the status it answered, once it did: a load generator notes what
+// reached the platform without a proxy in front of it, which cost as much
+// again as the fake. nil stops it.
+func (f *Fake) Observe(fn func(body []byte, status int)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.observe = fn
+}
+
+// statusWriter notes the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // FailNext makes the next n requests get fault ("down for n requests").

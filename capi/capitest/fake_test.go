@@ -184,3 +184,41 @@ func TestFakesAreSafeForConcurrentUse(t *testing.T) {
 	require.Len(t, tk.Events(), 36, "4 requests got the injected 500")
 	require.Equal(t, 36, tk.CountByEventID()["ev-1"])
 }
+
+// TestObserve: an observer gets the body of every request the fake
+// answered and the status it answered, faults included, and the fake
+// still reads and validates the body.
+func TestObserve(t *testing.T) {
+	t.Parallel()
+	tk := NewTikTok(t)
+	type seen struct {
+		body   string
+		status int
+	}
+	var (
+		mu  sync.Mutex
+		got []seen
+	)
+	tk.Observe(func(body []byte, status int) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, seen{string(body), status})
+	})
+	body := tiktokRequestBody(t, nil)
+	tk.FailNext(1, Unavailable())
+	for _, want := range []int{503, 200} {
+		status, _ := post(t, tk.URL+tiktokPath, http.Header{"Access-Token": {"tok"}}, body)
+		require.Equal(t, want, status)
+	}
+	require.Len(t, tk.Events(), 1, "the fake read the body the observer read too")
+	mu.Lock()
+	require.Equal(t, []seen{{string(body), 503}, {string(body), 200}}, got)
+	mu.Unlock()
+
+	tk.Observe(nil)
+	status, _ := post(t, tk.URL+tiktokPath, http.Header{"Access-Token": {"tok"}}, body)
+	require.Equal(t, 200, status)
+	mu.Lock()
+	require.Len(t, got, 2, "no observer after Observe(nil)")
+	mu.Unlock()
+}

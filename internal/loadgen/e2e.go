@@ -1,14 +1,12 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -28,48 +26,50 @@ import (
 )
 
 // Platforms are the four fake ad platforms of capitest on loopback, each
-// behind a proxy that notes when each conversion reached it: the first
-// request carrying its transaction id that the platform answered 2xx, and
-// how many such requests there were.
+// watched (capitest.Fake.Observe) for when each conversion reached it: the
+// first request carrying its transaction id that the platform answered
+// 2xx, and how many such requests there were.
 type Platforms struct {
 	Meta   *capitest.Meta
 	GA4    *capitest.GA4
 	Ads    *capitest.GoogleAds
 	OAuth  *capitest.GoogleOAuth
 	TikTok *capitest.TikTok
-	// URLs point clickback at the proxies (Config.Platforms).
+	// URLs point clickback at the fakes (Config.Platforms).
 	URLs config.Platforms
 
 	watches []*watch
 }
 
-// StartPlatforms starts the fakes and their proxies. Close stops them.
+// StartPlatforms starts the fakes and watches them. Close stops them.
 func StartPlatforms() *Platforms {
 	p := &Platforms{Meta: capitest.NewMeta(nil), GA4: capitest.NewGA4(nil), OAuth: capitest.NewGoogleOAuth(nil), TikTok: capitest.NewTikTok(nil)}
 	p.Ads = capitest.NewGoogleAds(nil, p.OAuth)
 	for _, f := range []struct {
 		name string
-		url  string
+		fake *capitest.Fake
 		to   *string
 	}{
-		{"META", p.Meta.URL, &p.URLs.MetaURL},
-		{"GA4", p.GA4.URL, &p.URLs.GA4URL},
-		{"GOOGLE_ADS", p.Ads.URL, &p.URLs.GoogleAdsURL},
-		{"TIKTOK", p.TikTok.URL, &p.URLs.TikTokURL},
+		{"META", p.Meta.Fake, &p.URLs.MetaURL},
+		{"GA4", p.GA4.Fake, &p.URLs.GA4URL},
+		{"GOOGLE_ADS", p.Ads.Fake, &p.URLs.GoogleAdsURL},
+		{"TIKTOK", p.TikTok.Fake, &p.URLs.TikTokURL},
 	} {
-		w := newWatch(f.name, f.url)
+		w := &watch{name: f.name, first: map[string]time.Time{}, count: map[string]int{}}
+		f.fake.Observe(func(body []byte, status int) {
+			if status/100 == 2 {
+				w.note(body, time.Now())
+			}
+		})
 		p.watches = append(p.watches, w)
-		*f.to = w.srv.URL
+		*f.to = f.fake.URL
 	}
 	p.URLs.GoogleOAuthURL = p.OAuth.URL
 	return p
 }
 
-// Close stops the proxies and the fakes.
+// Close stops the fakes.
 func (p *Platforms) Close() {
-	for _, w := range p.watches {
-		w.srv.Close()
-	}
 	p.Meta.Close()
 	p.GA4.Close()
 	p.Ads.Close()
@@ -114,53 +114,14 @@ func CreateDestinations(ctx context.Context, db *database.DB, cfg config.Config,
 // e2eID matches the transaction ids E2E gives its postbacks.
 var e2eID = regexp.MustCompile(`e2e[0-9a-z]+x[0-9a-z]+y`)
 
-// watch is a reverse proxy in front of one fake platform.
+// watch notes what reached one fake platform.
 type watch struct {
 	name string
-	srv  *httptest.Server
 	mu   sync.Mutex
 	// first is when a 2xx request first carried each transaction id;
 	// count how many 2xx requests carried it.
 	first map[string]time.Time
 	count map[string]int
-}
-
-func newWatch(name, target string) *watch {
-	w := &watch{name: name, first: map[string]time.Time{}, count: map[string]int{}}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
-		}
-		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadGateway)
-			return
-		}
-		req.Header = r.Header.Clone()
-		resp, err := client.Do(req)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		answer, err := io.ReadAll(resp.Body)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadGateway)
-			return
-		}
-		if resp.StatusCode/100 == 2 {
-			w.note(body, time.Now())
-		}
-		for k, v := range resp.Header {
-			rw.Header()[k] = v
-		}
-		rw.WriteHeader(resp.StatusCode)
-		_, _ = rw.Write(answer)
-	}))
-	return w
 }
 
 func (w *watch) note(body []byte, at time.Time) {
