@@ -25,6 +25,8 @@ import (
 	"github.com/clickback/clickback/database"
 	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
+	"github.com/clickback/clickback/ent/click"
+	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/ent/delivery"
 	"github.com/clickback/clickback/ent/schema/schematype"
 	"github.com/clickback/clickback/metrics"
@@ -311,7 +313,9 @@ func (w *ForwardWorker) load(ctx context.Context, accountID string, ids []string
 	batch, err := w.DB.Ent.Delivery.Query().
 		Where(delivery.IDIn(ids...), delivery.Claim(token)).
 		WithDestination().
-		WithConversion(func(q *ent.ConversionQuery) { q.WithVisit() }).
+		WithConversion(func(q *ent.ConversionQuery) {
+			q.Select(convColumns...).WithVisit(func(q *ent.ClickQuery) { q.Select(click.FieldIP, click.FieldUserAgent) })
+		}).
 		Order(ent.Asc(delivery.FieldID)).
 		All(byID(ctx))
 	if err == nil && slices.ContainsFunc(batch, func(d *ent.Delivery) bool { return d.AccountID != accountID }) {
@@ -322,6 +326,11 @@ func (w *ForwardWorker) load(ctx context.Context, accountID string, ids []string
 	}
 	return batch, nil
 }
+
+// convColumns are the columns of a conversion but the raw request, which
+// may be as long as a postback body (64 KiB) and serves the Events Log
+// only.
+var convColumns = slices.DeleteFunc(slices.Clone(conversion.Columns), func(c string) bool { return c == conversion.FieldRawRequest })
 
 // preClaimFor is how long the deliveries of a matched batch stay claimed
 // by the job created with them (planBatch) before anyone else may take

@@ -126,7 +126,7 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 	// By id alone (see byID); account and status are checked here: the
 	// (account, status) index beside the ids read the whole RECEIVED
 	// backlog per batch whenever the statistics were thin.
-	loaded, err := db.Conversion.Query().Where(conversion.IDIn(ids...)).All(byID(ctx))
+	loaded, err := db.Conversion.Query().Where(conversion.IDIn(ids...)).Select(convColumns...).All(byID(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("load conversions: %w", err)
 	}
@@ -209,7 +209,7 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 			forward = append(forward, &m)
 		}
 	}
-	jobs, err := planBatch(ctx, tx.Client(), accountID, forward)
+	jobs, err := planBatch(ctx, tx.Client(), w.Match.DB.Dialect == dialect.Postgres, accountID, forward)
 	if err == nil {
 		err = insertJobs(ctx, tx, jobs)
 	}
