@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -262,26 +261,28 @@ func E2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	clickID := func(n int64) string { return "cb_e2e" + run + "_" + strconv.FormatInt(n, 36) }
 	txID := func(n int64) string { return "e2e" + run + "x" + strconv.FormatInt(n, 36) + "y" }
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: cfg.Concurrency * 2,
-	}}
-	defer client.CloseIdleConnections()
+	// Each worker has a client of its own on one keep-alive connection
+	// (newDoer): net/http's client cost as much CPU as the endpoints it
+	// called.
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	newClient := func(u string) func() doer {
+		base := baseOf(u)
+		return func() doer {
+			return newDoer(base, dialer, func() *http.Transport {
+				return &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 1}
+			})
+		}
+	}
 	var (
 		out   E2EResult
 		start time.Time
 	)
 
 	// The visits: one PageView each, as the tag sends on a landing page.
-	vr := e2ePace(ctx, cfg.Concurrency, visits, 0, 0, func(ctx context.Context, n int64) (int, error) {
+	visitHeader := [][2]string{{"Content-Type", "text/plain;charset=UTF-8"}, {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}}
+	vr := e2ePace(ctx, cfg.Concurrency, visits, 0, 0, newClient(cfg.TagURL), func(c doer, n int64) (int, error) {
 		body := fmt.Sprintf(`{"v":1,"events":[{"t":"pv","c":%q,"u":"https://shop.example/landing?gclid=Cj0%[2]s&fbclid=IwAR%[2]s&ttclid=E.C.%[2]s","utm_source":"ads","gclid":"Cj0%[2]s","fbclid":"IwAR%[2]s","ttclid":"E.C.%[2]s"}]}`, clickID(n), strconv.FormatInt(n, 36))
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.TagURL, strings.NewReader(body))
-		if err != nil {
-			return 0, err
-		}
-		req.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-		return e2eDo(client, req)
+		return e2eDo(c, http.MethodPost, cfg.TagURL, visitHeader, []byte(body))
 	})
 	out.Visits, out.VisitsElapsed = vr.Acked, vr.Elapsed
 	if vr.Acked < visits {
@@ -293,14 +294,10 @@ func E2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	before := probe.read(ctx)
 	sentAt := make([]time.Time, cfg.Conversions)
 	acked := make([]bool, cfg.Conversions)
-	pr := e2ePace(ctx, cfg.Concurrency, cfg.Conversions, cfg.Rate, cfg.Duration, func(ctx context.Context, n int64) (int, error) {
+	pr := e2ePace(ctx, cfg.Concurrency, cfg.Conversions, cfg.Rate, cfg.Duration, newClient(cfg.PostbackURL), func(c doer, n int64) (int, error) {
 		u := strings.NewReplacer("{click_id}", clickID(n), "{transaction_id}", txID(n), "{amount}", "12.50").Replace(cfg.PostbackURL)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return 0, err
-		}
 		sentAt[n] = time.Now()
-		code, err := e2eDo(client, req)
+		code, err := e2eDo(c, http.MethodGet, u, nil, nil)
 		acked[n] = err == nil
 		return code, err
 	})
@@ -378,19 +375,17 @@ func E2E(ctx context.Context, cfg E2EConfig) (E2EResult, error) {
 	return out, nil
 }
 
-// e2eDo sends req and returns the status code of the answer; an error when
-// there was none or it was not 2xx.
-func e2eDo(client *http.Client, req *http.Request) (int, error) {
-	resp, err := client.Do(req)
+// e2eDo sends a request through c and returns the status code of the
+// answer; an error when there was none or it was not 2xx.
+func e2eDo(c doer, method, url string, header [][2]string, body []byte) (int, error) {
+	code, answer, err := c.do(method, url, header, body)
 	if err != nil {
 		return 0, err
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return resp.StatusCode, fmt.Errorf("%s %s answered %d", req.Method, req.URL.Path, resp.StatusCode)
+	if code/100 != 2 {
+		return code, fmt.Errorf("%s %s answered %d: %.200s", method, url[:strings.IndexAny(url+"?", "?")], code, answer)
 	}
-	return resp.StatusCode, nil
+	return code, nil
 }
 
 // e2ePaced is a Result with the start of its run.
@@ -400,9 +395,10 @@ type e2ePaced struct {
 }
 
 // e2ePace calls send for 0, 1, … up to limit (exclusive) from concurrency
-// goroutines, at rate per second when positive (open loop: a late start
-// counts in the latency), for at most d when positive, and measures it.
-func e2ePace(ctx context.Context, concurrency int, limit int64, rate float64, d time.Duration, send func(context.Context, int64) (int, error)) e2ePaced {
+// goroutines, each with a client of its own from client, at rate per
+// second when positive (open loop: a late start counts in the latency),
+// for at most d when positive, and measures it.
+func e2ePace(ctx context.Context, concurrency int, limit int64, rate float64, d time.Duration, client func() doer, send func(doer, int64) (int, error)) e2ePaced {
 	if d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -420,6 +416,8 @@ func e2ePace(ctx context.Context, concurrency int, limit int64, rate float64, d 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := client()
+			defer c.close()
 			for ctx.Err() == nil {
 				n := next.Add(1) - 1
 				if n >= limit {
@@ -434,7 +432,7 @@ func e2ePace(ctx context.Context, concurrency int, limit int64, rate float64, d 
 					case <-time.After(time.Until(due)):
 					}
 				}
-				code, err := send(context.WithoutCancel(ctx), n)
+				code, err := send(c, n)
 				took := time.Since(due)
 				mu.Lock()
 				res.Sent++
