@@ -149,12 +149,16 @@ func newDelivery(client *ent.Client, conv *ent.Conversion, dst *ent.Destination,
 // maxJobDeliveries bounds the deliveries one forward job carries.
 const maxJobDeliveries = 1000
 
-// planBatch is PlanDeliveries (without retry) for many newly matched
-// conversions of one account at once, in the transaction of client: one
-// query for the destinations, one for the deliveries that exist already
-// (a repeated run), one insert, and one forward job carrying all the new
-// PENDING deliveries, of every destination (up to maxJobDeliveries each),
-// instead of one job per delivery. The caller checks Forwardable first.
+// planBatch is PlanDeliveries (without retry) for many conversions of one
+// account that the caller's transaction (client's) has just matched: one
+// query for the destinations, one insert, and one forward job carrying all
+// the new PENDING deliveries, of every destination (up to
+// maxJobDeliveries each), instead of one job per delivery. The caller
+// checks Forwardable first. The conversions have no deliveries yet: they
+// were RECEIVED until now, and deliveries are planned only for MATCHED
+// ones; should one have some all the same, the unique index on
+// (account, conversion, destination) fails the transaction rather than
+// let a conversion be sent twice.
 func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID string, convs []*ent.Conversion) ([]river.InsertManyParams, error) {
 	if len(convs) == 0 {
 		return nil, nil
@@ -169,23 +173,6 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 	if len(dests) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(convs))
-	for i, c := range convs {
-		ids[i] = c.ID
-	}
-	// By conversion alone (see byID): the conversions are the account's.
-	existing, err := client.Delivery.Query().
-		Where(delivery.ConversionIDIn(ids...)).
-		Select(delivery.FieldConversionID, delivery.FieldDestinationID).
-		All(byID(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	type pair struct{ conv, dst string }
-	have := make(map[pair]bool, len(existing))
-	for _, d := range existing {
-		have[pair{d.ConversionID, d.DestinationID}] = true
-	}
 	type group struct {
 		dst   *ent.Destination
 		event string
@@ -197,9 +184,6 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 	)
 	for _, conv := range convs {
 		for _, dst := range dests {
-			if have[pair{conv.ID, dst.ID}] {
-				continue
-			}
 			event, ok, why := mapEvent(conv, dst)
 			r := newRow{id: pulid.New("dlv"), conv: conv.ID, dst: dst.ID, event: event, status: delivery.StatusPENDING}
 			if !ok {
