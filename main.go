@@ -23,6 +23,7 @@ import (
 	"github.com/clickback/clickback/collect"
 	"github.com/clickback/clickback/config"
 	"github.com/clickback/clickback/database"
+	"github.com/clickback/clickback/internal/gctune"
 	"github.com/clickback/clickback/jobs"
 	"github.com/clickback/clickback/report"
 	"github.com/clickback/clickback/server"
@@ -32,6 +33,9 @@ import (
 func main() {
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	slog.SetDefault(logger)
+	if gc, limit := gctune.Apply(gctune.MemoryLimit); gc > 0 || limit > 0 {
+		logger.Debug("garbage collector tuned (GOGC and GOMEMLIMIT override)", "gogc", gc, "memory_limit", limit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], logger); err != nil {

@@ -42,10 +42,15 @@ import (
 	"sort"
 	"time"
 
+	"github.com/clickback/clickback/internal/gctune"
 	"github.com/clickback/clickback/internal/loadgen"
 )
 
 func main() {
+	// clickback runs in this process for bench and e2e: with the
+	// collector's settings of main.go, but no memory limit (this process
+	// also holds the load's bookkeeping and the fake platforms' records).
+	gctune.Apply(0)
 	if len(os.Args) >= 2 {
 		switch os.Args[1] {
 		case "tag":
