@@ -380,9 +380,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "delivery_account_id_conversion_id_destination_id",
+				Name:    "delivery_conversion_id_destination_id",
 				Unique:  true,
-				Columns: []*schema.Column{DeliveriesColumns[19], DeliveriesColumns[20], DeliveriesColumns[21]},
+				Columns: []*schema.Column{DeliveriesColumns[20], DeliveriesColumns[21]},
 			},
 			{
 				Name:    "delivery_account_id_status_created_at",
@@ -398,11 +398,6 @@ var (
 				Name:    "delivery_updated_at",
 				Unique:  false,
 				Columns: []*schema.Column{DeliveriesColumns[2]},
-			},
-			{
-				Name:    "delivery_conversion_id",
-				Unique:  false,
-				Columns: []*schema.Column{DeliveriesColumns[20]},
 			},
 		},
 	}
