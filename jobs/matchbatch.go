@@ -246,10 +246,15 @@ func (w *MatchBatchWorker) markAllMatched(ctx context.Context, tx *ent.Tx, accou
 		}
 		ids[i], visits[i], attrs[i] = c.ID, clks[i].ID, string(b)
 	}
+	// By id alone, like the load above: account and status are checked on
+	// each row, in a form no index can serve (both columns are NOT NULL,
+	// so it means =). Written as =, they let the planner scan the
+	// (account, status) index — the whole RECEIVED backlog — and hash it
+	// against the ids, per batch.
 	rows, err := tx.SQLTx().QueryContext(ctx, `UPDATE conversions AS c
 		SET status = 'MATCHED', visit_id = v.visit_id, matched_at = $2, attribution = v.attribution::jsonb, reason = NULL, updated_at = $2
 		FROM unnest($3::text[], $4::text[], $5::text[]) AS v(id, visit_id, attribution)
-		WHERE c.id = v.id AND c.account_id = $1 AND c.status = 'RECEIVED'
+		WHERE c.id = v.id AND (c.account_id, c.status) IS NOT DISTINCT FROM ($1, 'RECEIVED')
 		RETURNING c.id`, accountID, now, ids, visits, attrs)
 	if err != nil {
 		return nil, fmt.Errorf("mark conversions matched: %w", err)
