@@ -1,23 +1,16 @@
 package jobs_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clickback/clickback/config"
-	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/delivery"
-	"github.com/clickback/clickback/integration"
 	"github.com/clickback/clickback/internal/dbtest"
-	"github.com/clickback/clickback/internal/loadgen"
-	"github.com/clickback/clickback/internal/testserver"
 	"github.com/clickback/clickback/jobs"
-	"github.com/clickback/clickback/viewer"
 )
 
 // TestForwardPreClaimed: a forward job sends the deliveries created
@@ -29,36 +22,17 @@ import (
 func TestForwardPreClaimed(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := loadgen.StartPlatforms()
-		t.Cleanup(p.Close)
-		s := testserver.Start(t, d, func(c *config.Config) { c.Platforms = p.URLs })
-		a := s.Signup(t, "preclaim")
-		ctx := viewer.SystemContext(context.Background(), a.AccountID)
-		svc, err := destination.NewService(s.Config)
-		require.NoError(t, err)
-		meta, err := svc.Create(ctx, s.DB.Ent, p.Destinations()[0])
-		require.NoError(t, err)
-		name := "network"
-		in, err := integration.Create(ctx, s.DB.Ent, integration.Input{Name: &name})
-		require.NoError(t, err)
-
+		f := newForwardFixture(t, d, "preclaim", nil)
+		p, s, ctx, meta := f.p, f.s, f.ctx, f.meta
 		now := time.Now()
 		deliveryWith := func(tx, network, claim string, until time.Time) (*ent.Conversion, *ent.Delivery) {
-			conv, err := s.DB.Ent.Conversion.Create().SetAccountID(a.AccountID).SetIntegrationID(in.ID).
-				SetStatus("MATCHED").SetTransactionID(tx).SetNetworkStatus(network).SetReceivedAt(now.Add(-time.Minute)).
-				SetAttribution(map[string]string{"landing_page": "https://shop.example/offer"}).
-				SetAttributes(map[string]string{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (pre-claim test)"}).Save(ctx)
-			require.NoError(t, err)
-			event, ok, _ := destination.Map(meta.Kind, meta.EventMapping, conv.EventName)
-			require.True(t, ok)
-			c := s.DB.Ent.Delivery.Create().SetAccountID(a.AccountID).SetConversionID(conv.ID).SetDestinationID(meta.ID).
-				SetEventID(conv.ID).SetEventName(event).SetClaim(claim).SetClaimedUntil(until)
-			if network == "REJECTED" {
-				c.SetAdjustment(delivery.AdjustmentNOT_RETRACTABLE).SetAdjustmentResponse("planned by the status job")
-			}
-			dl, err := c.Save(ctx)
-			require.NoError(t, err)
-			return conv, dl
+			return f.delivery(t, tx, now.Add(-time.Minute), claim, until,
+				func(c *ent.ConversionCreate) { c.SetNetworkStatus(network) },
+				func(c *ent.DeliveryCreate) {
+					if network == "REJECTED" {
+						c.SetAdjustment(delivery.AdjustmentNOT_RETRACTABLE).SetAdjustmentResponse("planned by the status job")
+					}
+				})
 		}
 		fresh, freshD := deliveryWith("order-fresh", "", "pfresh", now.Add(time.Hour))
 		lapsing, lapsingD := deliveryWith("order-lapsing", "APPROVED", "plapsing", now.Add(5*time.Second))
@@ -67,9 +41,9 @@ func TestForwardPreClaimed(t *testing.T) {
 
 		var args []river.InsertManyParams
 		for claim, dl := range map[string]*ent.Delivery{"pfresh": freshD, "plapsing": lapsingD, "pmine": heldD, "prejected": rejectedD} {
-			args = append(args, river.InsertManyParams{Args: jobs.ForwardArgs{DeliveryIDs: []string{dl.ID}, AccountID: a.AccountID, Claim: claim, Destinations: []string{meta.ID}}})
+			args = append(args, river.InsertManyParams{Args: jobs.ForwardArgs{DeliveryIDs: []string{dl.ID}, AccountID: f.accountID, Claim: claim, Destinations: []string{meta.ID}}})
 		}
-		_, err = s.River.InsertMany(ctx, args)
+		_, err := s.River.InsertMany(ctx, args)
 		require.NoError(t, err)
 
 		settled := func(dl *ent.Delivery, want delivery.Status) *ent.Delivery {

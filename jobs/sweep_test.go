@@ -1,7 +1,6 @@
 package jobs_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,15 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickback/clickback/config"
-	"github.com/clickback/clickback/destination"
 	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/delivery"
-	"github.com/clickback/clickback/integration"
 	"github.com/clickback/clickback/internal/dbtest"
-	"github.com/clickback/clickback/internal/loadgen"
-	"github.com/clickback/clickback/internal/testserver"
 	"github.com/clickback/clickback/jobs"
-	"github.com/clickback/clickback/viewer"
 )
 
 // TestForwardSweep: a PENDING delivery whose claim lapsed long ago (its job
@@ -27,41 +21,19 @@ import (
 func TestForwardSweep(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := loadgen.StartPlatforms()
-		t.Cleanup(p.Close)
-		s := testserver.Start(t, d, func(c *config.Config) {
-			c.Platforms = p.URLs
+		f := newForwardFixture(t, d, "sweep", func(c *config.Config) {
 			c.JobTimeout, c.JobRescueAfter = 10*time.Second, 10*time.Second
 		})
-		a := s.Signup(t, "sweep")
-		ctx := viewer.SystemContext(context.Background(), a.AccountID)
-		svc, err := destination.NewService(s.Config)
-		require.NoError(t, err)
-		meta, err := svc.Create(ctx, s.DB.Ent, p.Destinations()[0])
-		require.NoError(t, err)
-		name := "network"
-		in, err := integration.Create(ctx, s.DB.Ent, integration.Input{Name: &name})
-		require.NoError(t, err)
-
+		p, s, ctx := f.p, f.s, f.ctx
 		now := time.Now()
 		deliveryWith := func(claim string, until time.Time) (*ent.Conversion, *ent.Delivery) {
-			conv, err := s.DB.Ent.Conversion.Create().SetAccountID(a.AccountID).SetIntegrationID(in.ID).
-				SetStatus("MATCHED").SetTransactionID("order-" + claim).SetReceivedAt(now.Add(-time.Hour)).
-				SetAttribution(map[string]string{"landing_page": "https://shop.example/offer"}).
-				SetAttributes(map[string]string{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (sweep test)"}).Save(ctx)
-			require.NoError(t, err)
-			event, ok, _ := destination.Map(meta.Kind, meta.EventMapping, conv.EventName)
-			require.True(t, ok)
-			dl, err := s.DB.Ent.Delivery.Create().SetAccountID(a.AccountID).SetConversionID(conv.ID).SetDestinationID(meta.ID).
-				SetEventID(conv.ID).SetEventName(event).SetClaim(claim).SetClaimedUntil(until).Save(ctx)
-			require.NoError(t, err)
-			return conv, dl
+			return f.delivery(t, "order-"+claim, now.Add(-time.Hour), claim, until, nil, nil)
 		}
 		orphan, lost := deliveryWith("j999999.gone", now.Add(-10*time.Minute))
 		_, live := deliveryWith("j999998.live", now.Add(time.Minute))
 		_, recent := deliveryWith("j999997.recent", now.Add(-5*time.Second))
 
-		_, err = s.River.Insert(ctx, jobs.ForwardSweepArgs{}, nil)
+		_, err := s.River.Insert(ctx, jobs.ForwardSweepArgs{}, nil)
 		require.NoError(t, err)
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			got, err := s.DB.Ent.Delivery.Get(ctx, lost.ID)
