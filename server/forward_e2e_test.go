@@ -92,6 +92,31 @@ func createDestinations(t *testing.T, s *testserver.Server, token string, kinds 
 	return ids
 }
 
+// forwardTenant is a server whose platforms are the fakes (p), and an
+// account of it ready to forward: a property (its tag key), destinations
+// (their ids by kind) and an integration with forwardIntegration's macros.
+type forwardTenant struct {
+	p            platforms
+	s            *testserver.Server
+	a            testserver.Account
+	key          string
+	destinations map[string]string
+	in           testIntegration
+}
+
+// newForwardTenant starts the fakes and a server on database d, and signs
+// up an account named name with destinations of kinds.
+func newForwardTenant(t *testing.T, d, name string, kinds ...string) forwardTenant {
+	t.Helper()
+	f := forwardTenant{p: startPlatforms(t)}
+	f.s = testserver.Start(t, d, f.p.option())
+	f.a = f.s.Signup(t, name)
+	_, f.key = createProperty(t, f.s, f.a.Token, "shop")
+	f.destinations = createDestinations(t, f.s, f.a.Token, kinds...)
+	f.in = forwardIntegration(t, f.s, f.a.Token)
+	return f
+}
+
 // recordVisit sends the tag's PageView for clickID with the ad click ids of
 // every platform, the way the tag does.
 func recordVisit(t *testing.T, s *testserver.Server, propertyKey, clickID string) {
@@ -205,12 +230,8 @@ var allKinds = []string{"META", "GA4", "GOOGLE_ADS", "TIKTOK"}
 func TestForwardEndToEnd(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "forward")
-		_, key := createProperty(t, s, a.Token, "shop")
-		createDestinations(t, s, a.Token, allKinds...)
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "forward", allKinds...)
+		p, s, a, key, in := f.p, f.s, f.a, f.key, f.in
 
 		recordVisit(t, s, key, "cb_forward1")
 		postback(t, s, in, map[string]string{"{c}": "cb_forward1", "{p}": "12.50", "{t}": "order-1", "{m}": " John_Smith@Gmail.com ", "{cc}": "US"})
@@ -312,12 +333,8 @@ func deref(s *string) string {
 func TestForwardOutage(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "outage")
-		_, key := createProperty(t, s, a.Token, "shop")
-		createDestinations(t, s, a.Token, allKinds...)
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "outage", allKinds...)
+		p, s, a, key, in := f.p, f.s, f.a, f.key, f.in
 
 		p.meta.FailNext(1, capitest.MetaTemporary())
 		p.meta.FailNext(1, capitest.Unavailable())
@@ -364,12 +381,8 @@ func TestForwardOutage(t *testing.T) {
 func TestForwardPermanentFailure(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "permanent")
-		_, key := createProperty(t, s, a.Token, "shop")
-		ids := createDestinations(t, s, a.Token, allKinds...)
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "permanent", allKinds...)
+		p, s, a, key, in, ids := f.p, f.s, f.a, f.key, f.in, f.destinations
 
 		p.meta.FailNext(1, capitest.MetaTokenInvalid())
 		p.tiktok.FailNext(1, capitest.TikTokNoPermission("CTESTPIXEL123"))
@@ -476,12 +489,8 @@ func TestForwardPermanentFailure(t *testing.T) {
 func TestForwardLifecycle(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "lifecycle")
-		_, key := createProperty(t, s, a.Token, "shop")
-		createDestinations(t, s, a.Token, "META")
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "lifecycle", "META")
+		p, s, a, key, in := f.p, f.s, f.a, f.key, f.in
 		recordVisit(t, s, key, "cb_life1")
 
 		// applied waits until the status job has handled the n-th repeat.

@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clickback/clickback/internal/dbtest"
-	"github.com/clickback/clickback/internal/testserver"
 )
 
 // TestForwardMetrics: every delivery a forward job settles moves
@@ -16,12 +15,8 @@ import (
 // once, which only adds).
 func TestForwardMetrics(t *testing.T) {
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "metrics")
-		_, key := createProperty(t, s, a.Token, "shop")
-		createDestinations(t, s, a.Token, allKinds...)
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "metrics", allKinds...)
+		s, a, key, in := f.s, f.a, f.key, f.in
 		before := scrape(t, s.URL, "clickback_deliveries_total")
 
 		recordVisit(t, s, key, "cb_metrics1")

@@ -92,12 +92,8 @@ func statusApplied(t *testing.T, s *testserver.Server, token, tx string, n int) 
 func TestRetractionEndToEnd(t *testing.T) {
 	t.Parallel()
 	dbtest.ForEach(t, func(t *testing.T, d string) {
-		p := startPlatforms(t)
-		s := testserver.Start(t, d, p.option())
-		a := s.Signup(t, "retract")
-		_, key := createProperty(t, s, a.Token, "shop")
-		createDestinations(t, s, a.Token, "GOOGLE_ADS", "META")
-		in := forwardIntegration(t, s, a.Token)
+		f := newForwardTenant(t, d, "retract", "GOOGLE_ADS", "META")
+		p, s, a, key, in := f.p, f.s, f.a, f.key, f.in
 		recordVisit(t, s, key, "cb_ret1")
 
 		postback(t, s, in, map[string]string{"{c}": "cb_ret1", "{p}": "40", "{t}": "ret-1", "{s}": "approved"})

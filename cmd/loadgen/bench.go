@@ -39,18 +39,7 @@ func benchMode() {
 	fs.IntVar(&srv.Tag.MaxBatch, "tag-batch", 0, "tag group committer: most requests a transaction (0: the default)")
 	fs.DurationVar(&srv.Tag.Window, "tag-window", 0, "tag group committer: how long a batch gathers (0: the default)")
 	_ = fs.Parse(os.Args[2:])
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(2)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(2)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer startCPUProfile(*cpuProfile)()
 	if *memProfile != "" {
 		defer func() {
 			f, err := os.Create(*memProfile)

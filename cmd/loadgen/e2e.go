@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"time"
 
 	"github.com/clickback/clickback/config"
@@ -38,20 +37,11 @@ func e2eMode() {
 	if *n > 0 {
 		*dur = 0
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "loadgen:", err)
-			os.Exit(2)
-		}
-	}
+	stopProfile := startCPUProfile(*cpuProfile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := runE2E(ctx, *db, loadgen.E2EConfig{Concurrency: *conc, Duration: *dur, Conversions: *n, Rate: *rate, Visits: *visits, Settle: *settle})
-	pprof.StopCPUProfile() // before any os.Exit
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -145,4 +146,22 @@ func tagMode() {
 	if res.Acked == 0 {
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile starts a CPU profile of this process into path, when
+// path is set, and returns what stops it (call it before any os.Exit:
+// deferred calls do not run then).
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(2)
+	}
+	return pprof.StopCPUProfile
 }

@@ -200,12 +200,7 @@ type E2EResult struct {
 
 // ForwardedPerSecond is conversions forwarded to every platform per
 // second, from the first postback to the last forwarded.
-func (r E2EResult) ForwardedPerSecond() float64 {
-	if r.Done <= 0 {
-		return 0
-	}
-	return float64(r.Forwarded) / r.Done.Seconds()
-}
+func (r E2EResult) ForwardedPerSecond() float64 { return perSecond(r.Forwarded, r.Done) }
 
 // OK reports whether every acknowledged postback reached every platform
 // exactly once.

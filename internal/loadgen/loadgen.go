@@ -62,17 +62,23 @@ type Result struct {
 }
 
 // Throughput is acknowledged postbacks per second.
-func (r Result) Throughput() float64 {
-	if r.Elapsed <= 0 {
-		return 0
-	}
-	return float64(r.Acked) / r.Elapsed.Seconds()
+func (r Result) Throughput() float64 { return perSecond(r.Acked, r.Elapsed) }
+
+func (r Result) String() string { return r.summary("postbacks") }
+
+// summary is the run's counts, rate and latencies, its rate in what/s.
+func (r Result) summary(what string) string {
+	return fmt.Sprintf("sent %d, acked %d, refused %d, errors %d in %s: %.0f %s/s, p50 %s, p90 %s, p99 %s, max %s",
+		r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(), what,
+		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
 }
 
-func (r Result) String() string {
-	return fmt.Sprintf("sent %d, acked %d, refused %d, errors %d in %s: %.0f postbacks/s, p50 %s, p90 %s, p99 %s, max %s",
-		r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
-		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+// perSecond is n per second of d (0 for no time).
+func perSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
 }
 
 // Collect runs the postback load described by cfg until its duration or

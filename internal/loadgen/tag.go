@@ -40,17 +40,10 @@ type TagResult struct {
 }
 
 // EventsPerSecond is acknowledged events per second.
-func (r TagResult) EventsPerSecond() float64 {
-	if r.Elapsed <= 0 {
-		return 0
-	}
-	return float64(r.Events) / r.Elapsed.Seconds()
-}
+func (r TagResult) EventsPerSecond() float64 { return perSecond(r.Events, r.Elapsed) }
 
 func (r TagResult) String() string {
-	return fmt.Sprintf("%d events of %d visits: %.0f events/s; requests: sent %d, acked %d, refused %d, errors %d in %s: %.0f requests/s, p50 %s, p90 %s, p99 %s, max %s",
-		r.Events, r.Visits, r.EventsPerSecond(), r.Sent, r.Acked, r.Refused, r.Errors, r.Elapsed.Round(time.Millisecond), r.Throughput(),
-		r.P50.Round(10*time.Microsecond), r.P90.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Max.Round(10*time.Microsecond))
+	return fmt.Sprintf("%d events of %d visits: %.0f events/s; requests: %s", r.Events, r.Visits, r.EventsPerSecond(), r.summary("requests"))
 }
 
 // tagVisit is what the tag sends for one visit with a fresh Click ID: the
