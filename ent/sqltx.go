@@ -30,3 +30,8 @@ func (c *Client) SQLTx() (*sql.Tx, bool) {
 	st, ok := et.Tx.(*sql.Tx)
 	return st, ok
 }
+
+// Dialect is the dialect of c's driver (dialect.Postgres, dialect.SQLite).
+func (c *Client) Dialect() string {
+	return c.driver.Dialect()
+}

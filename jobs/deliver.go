@@ -3,12 +3,14 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 
 	"github.com/clickback/clickback/auth"
@@ -60,6 +62,12 @@ func Forwardable(c *ent.Conversion) (bool, string) {
 //
 // The caller checks Forwardable first.
 func PlanDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversion, retry bool) ([]river.InsertManyParams, error) {
+	return planDeliveries(ctx, client, conv, retry, nil)
+}
+
+// planDeliveries is PlanDeliveries, leaving out the destinations of
+// onTheirWay, to which a forward job's plan is sending conv (see planned).
+func planDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversion, retry bool, onTheirWay map[string]bool) ([]river.InsertManyParams, error) {
 	dests, err := client.Destination.Query().
 		Where(entdest.AccountID(conv.AccountID), entdest.Enabled(true)).
 		All(ctx)
@@ -87,6 +95,7 @@ func PlanDeliveries(ctx context.Context, client *ent.Client, conv *ent.Conversio
 		platformEvent, ok, why := mapEvent(conv, dst)
 		old := byDest[dst.ID]
 		switch {
+		case old == nil && onTheirWay[dst.ID]:
 		case old == nil:
 			id, c := newDelivery(client, conv, dst, platformEvent, ok, why)
 			if ok {
@@ -151,15 +160,15 @@ const maxJobDeliveries = 1000
 
 // planBatch is PlanDeliveries (without retry) for many conversions of one
 // account that the caller's transaction (client's) has just matched: one
-// query for the destinations, one insert, and one forward job carrying all
-// the new PENDING deliveries, of every destination (up to
-// maxJobDeliveries each), instead of one job per delivery. The caller
-// checks Forwardable first. The conversions have no deliveries yet: they
-// were RECEIVED until now, and deliveries are planned only for MATCHED
-// ones; should one have some all the same, the unique index on
-// (account, conversion, destination) fails the transaction rather than
-// let a conversion be sent twice.
-func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID string, convs []*ent.Conversion) ([]river.InsertManyParams, error) {
+// query for the destinations, and forward jobs carrying a ForwardPlan of
+// every destination's share (up to maxJobDeliveries deliveries each),
+// instead of one job per delivery. The PENDING deliveries are not written
+// here: each is written once, by the job's first run, with the outcome of
+// its first attempt (see ForwardPlan). Those the event mapping skips are
+// written here, SKIPPED with why. The caller checks Forwardable first. The
+// conversions have no deliveries yet: they were RECEIVED until now, and
+// deliveries are planned only for MATCHED ones.
+func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID string, convs []*ent.Conversion, now time.Time) ([]river.InsertManyParams, error) {
 	if len(convs) == 0 {
 		return nil, nil
 	}
@@ -173,94 +182,84 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 	if len(dests) == 0 {
 		return nil, nil
 	}
-	type group struct {
-		dst   *ent.Destination
-		event string
-	}
+	type send struct{ dst, event string }
 	var (
-		rows    []newRow
-		order   []group
-		pending = map[group][]int{} // indexes in rows
+		skipped []newRow
+		args    []river.InsertManyParams
+		job     *ForwardArgs
+		sends   map[send]int // index in job.Plan.Sends
+		size    int          // deliveries in job
 	)
+	flush := func() {
+		if job != nil {
+			args = append(args, river.InsertManyParams{Args: *job})
+		}
+		job, sends, size = nil, nil, 0
+	}
 	for _, conv := range convs {
+		var mine []send
 		for _, dst := range dests {
 			event, ok, why := mapEvent(conv, dst)
-			r := newRow{id: pulid.New("dlv"), conv: conv.ID, dst: dst.ID, event: event, status: delivery.StatusPENDING}
 			if !ok {
-				r.status, r.lastError = delivery.StatusSKIPPED, why
-			} else {
-				g := group{dst, event}
-				if _, seen := pending[g]; !seen {
-					order = append(order, g)
+				skipped = append(skipped, newRow{id: pulid.New("dlv"), conv: conv.ID, dst: dst.ID, event: event, lastError: why})
+				continue
+			}
+			mine = append(mine, send{dst.ID, event})
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		if job != nil && size+len(mine) > maxJobDeliveries {
+			flush()
+		}
+		if job == nil {
+			job = &ForwardArgs{AccountID: accountID, Plan: &ForwardPlan{At: now}}
+			sends = map[send]int{}
+		}
+		at := len(job.Plan.Conversions)
+		job.Plan.Conversions = append(job.Plan.Conversions, conv.ID)
+		for _, s := range mine {
+			i, ok := sends[s]
+			if !ok {
+				i = len(job.Plan.Sends)
+				sends[s] = i
+				job.Plan.Sends = append(job.Plan.Sends, PlannedSend{Destination: s.dst, Event: s.event})
+				if !slices.Contains(job.Destinations, s.dst) {
+					job.Destinations = append(job.Destinations, s.dst)
 				}
-				pending[g] = append(pending[g], len(rows))
 			}
-			rows = append(rows, r)
+			job.Plan.Sends[i].Conversions = append(job.Plan.Sends[i].Conversions, at)
 		}
+		size += len(mine)
 	}
-	// One job for all destinations, up to maxJobDeliveries: it sends each
-	// destination's share at the same time (see send). Its deliveries are
-	// created claimed by it (preClaimFor), so it need not claim them.
-	var (
-		args []river.InsertManyParams
-		job  ForwardArgs
-	)
-	for _, g := range order {
-		for _, i := range pending[g] {
-			if len(job.DeliveryIDs) == maxJobDeliveries {
-				args = append(args, river.InsertManyParams{Args: job})
-				job = ForwardArgs{}
-			}
-			if job.Claim == "" {
-				job.Claim = newPreClaim()
-			}
-			if !slices.Contains(job.Destinations, g.dst.ID) {
-				job.Destinations = append(job.Destinations, g.dst.ID)
-			}
-			job.AccountID = accountID
-			job.DeliveryIDs = append(job.DeliveryIDs, rows[i].id)
-			rows[i].claim = job.Claim
-		}
-	}
-	if len(job.DeliveryIDs) > 0 {
-		args = append(args, river.InsertManyParams{Args: job})
-	}
-	if err := insertDeliveries(ctx, client, postgres, accountID, rows, time.Now()); err != nil {
+	flush()
+	if err := insertSkipped(ctx, client, postgres, accountID, skipped, now); err != nil {
 		return nil, err
 	}
 	return args, nil
 }
 
-// newRow is a delivery planBatch creates: PENDING and claimed by its job,
-// or SKIPPED with lastError.
+// newRow is a SKIPPED delivery planBatch creates, with why in lastError.
 type newRow struct {
-	id, conv, dst, event, lastError, claim string
-	status                                 delivery.Status
+	id, conv, dst, event, lastError string
 }
 
-// insertDeliveries creates rows for accountID in the transaction of
-// client. On PostgreSQL that is one INSERT of arrays, a parameter per
-// column: ent's bulk insert, a parameter per value (12 per delivery), cost
-// a tenth of the process's CPU under load, and PostgreSQL as much again to
-// parse it. Rows created here are a system job's: the tenancy and audit
-// hooks of ent have nothing to check (the account is the batch's).
-func insertDeliveries(ctx context.Context, client *ent.Client, postgres bool, accountID string, rows []newRow, now time.Time) error {
+// insertSkipped creates rows for accountID in the transaction of client,
+// SKIPPED. On PostgreSQL that is one INSERT of arrays, a parameter per
+// column: ent's bulk insert, a parameter per value, cost a tenth of the
+// process's CPU under load, and PostgreSQL as much again to parse it. Rows
+// created here are a system job's: the tenancy and audit hooks of ent have
+// nothing to check (the account is the batch's).
+func insertSkipped(ctx context.Context, client *ent.Client, postgres bool, accountID string, rows []newRow, now time.Time) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	until := now.Add(preClaimFor)
 	if !postgres {
 		creates := make([]*ent.DeliveryCreate, len(rows))
 		for i, r := range rows {
-			c := client.Delivery.Create().SetID(r.id).SetAccountID(accountID).SetConversionID(r.conv).
-				SetDestinationID(r.dst).SetEventID(r.conv).SetEventName(r.event).SetStatus(r.status)
-			if r.lastError != "" {
-				c.SetLastError(r.lastError)
-			}
-			if r.claim != "" {
-				c.SetClaim(r.claim).SetClaimedUntil(until)
-			}
-			creates[i] = c
+			creates[i] = client.Delivery.Create().SetID(r.id).SetAccountID(accountID).SetConversionID(r.conv).
+				SetDestinationID(r.dst).SetEventID(r.conv).SetEventName(r.event).
+				SetStatus(delivery.StatusSKIPPED).SetLastError(r.lastError)
 		}
 		for from := 0; from < len(creates); from += maxJobDeliveries {
 			if err := client.Delivery.CreateBulk(creates[from:min(from+maxJobDeliveries, len(creates))]...).Exec(ctx); err != nil {
@@ -273,17 +272,15 @@ func insertDeliveries(ctx context.Context, client *ent.Client, postgres bool, ac
 	if !ok {
 		return errors.New("deliveries must be created in a transaction")
 	}
-	var (
-		id, conv, dst, event, status, lastError, claim = make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-	)
+	id, conv, dst, event, lastError := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
 	for i, r := range rows {
-		id[i], conv[i], dst[i], event[i], status[i], lastError[i], claim[i] = r.id, r.conv, r.dst, r.event, string(r.status), r.lastError, r.claim
+		id[i], conv[i], dst[i], event[i], lastError[i] = r.id, r.conv, r.dst, r.event, r.lastError
 	}
 	// The event id is the conversion's id (see newDelivery).
-	_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, created_at, updated_at, account_id, conversion_id, destination_id, event_id, event_name, status, last_error, claim, claimed_until)
-		SELECT r.id, $1, $1, $2, r.conv, r.dst, r.conv, r.event, r.status, NULLIF(r.last_error, ''), NULLIF(r.claim, ''), CASE WHEN r.claim <> '' THEN $3::timestamptz END
-		FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS r(id, conv, dst, event, status, last_error, claim)`,
-		now, accountID, until, id, conv, dst, event, status, lastError, claim)
+	_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, created_at, updated_at, account_id, conversion_id, destination_id, event_id, event_name, status, last_error)
+		SELECT r.id, $1, $1, $2, r.conv, r.dst, r.conv, r.event, 'SKIPPED', r.last_error
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(id, conv, dst, event, last_error)`,
+		now, accountID, id, conv, dst, event, lastError)
 	if err != nil {
 		return fmt.Errorf("create deliveries: %w", err)
 	}
@@ -343,7 +340,11 @@ func ReplayConversion(ctx context.Context, client *ent.Client, rc *river.Client[
 	if ok, why := Forwardable(conv); !ok {
 		return nil, &auth.InputError{Msg: "the conversion is not forwarded: " + why}
 	}
-	args, err := PlanDeliveries(ctx, client, conv, true)
+	onTheirWay, err := planned(ctx, client, conv.ID)
+	if err != nil {
+		return nil, err
+	}
+	args, err := planDeliveries(ctx, client, conv, true, onTheirWay)
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +352,53 @@ func ReplayConversion(ctx context.Context, client *ent.Client, rc *river.Client[
 		return nil, err
 	}
 	return conv, nil
+}
+
+// planned returns the destinations to which conversion id is on its way
+// in the plan of a forward job not finished yet (ForwardPlan): their
+// deliveries may have no rows yet, and must not be planned again, which
+// would send the conversion twice (Meta and TikTok count both). It reads
+// River's jobs in the transaction of client: on PostgreSQL through the
+// GIN index River keeps on their args.
+func planned(ctx context.Context, client *ent.Client, id string) (map[string]bool, error) {
+	tx, ok := client.SQLTx()
+	if !ok {
+		return nil, errors.New("a replay must run in a transaction")
+	}
+	query := `SELECT args FROM river_job WHERE kind = 'forward' AND finalized_at IS NULL
+		AND args @> jsonb_build_object('plan', jsonb_build_object('conversions', jsonb_build_array($1::text)))`
+	if client.Dialect() != dialect.Postgres {
+		query = `SELECT json(args) FROM river_job WHERE kind = 'forward' AND finalized_at IS NULL AND instr(json(args), ?) > 0`
+	}
+	rows, err := tx.QueryContext(ctx, query, id)
+	if err != nil {
+		return nil, fmt.Errorf("look for forward plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("look for forward plans: %w", err)
+		}
+		var args ForwardArgs
+		if err := json.Unmarshal(raw, &args); err != nil || args.Plan == nil {
+			continue
+		}
+		i := slices.Index(args.Plan.Conversions, id)
+		if i < 0 {
+			continue
+		}
+		for _, s := range args.Plan.Sends {
+			if slices.Contains(s.Conversions, i) {
+				out[s.Destination] = true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look for forward plans: %w", err)
+	}
+	return out, nil
 }
 
 // insertWith inserts jobs through rc in the transaction of client.

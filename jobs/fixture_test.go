@@ -56,15 +56,7 @@ func newForwardFixture(t *testing.T, d, name string, configure func(*config.Conf
 func (f *forwardFixture) delivery(t *testing.T, tx string, received time.Time, claim string, until time.Time,
 	conv func(*ent.ConversionCreate), dl func(*ent.DeliveryCreate)) (*ent.Conversion, *ent.Delivery) {
 	t.Helper()
-	cc := f.s.DB.Ent.Conversion.Create().SetAccountID(f.accountID).SetIntegrationID(f.integrationID).
-		SetStatus("MATCHED").SetTransactionID(tx).SetReceivedAt(received).
-		SetAttribution(map[string]string{"landing_page": "https://shop.example/offer"}).
-		SetAttributes(map[string]string{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (" + t.Name() + ")"})
-	if conv != nil {
-		conv(cc)
-	}
-	c, err := cc.Save(f.ctx)
-	require.NoError(t, err)
+	c := f.conversion(t, tx, received, conv)
 	event, ok, _ := destination.Map(f.meta.Kind, f.meta.EventMapping, c.EventName)
 	require.True(t, ok)
 	dc := f.s.DB.Ent.Delivery.Create().SetAccountID(f.accountID).SetConversionID(c.ID).SetDestinationID(f.meta.ID).
@@ -75,4 +67,20 @@ func (f *forwardFixture) delivery(t *testing.T, tx string, received time.Time, c
 	d, err := dc.Save(f.ctx)
 	require.NoError(t, err)
 	return c, d
+}
+
+// conversion plants a MATCHED conversion of transaction tx, received at
+// received; conv, when not nil, sets more on it before it is saved.
+func (f *forwardFixture) conversion(t *testing.T, tx string, received time.Time, conv func(*ent.ConversionCreate)) *ent.Conversion {
+	t.Helper()
+	cc := f.s.DB.Ent.Conversion.Create().SetAccountID(f.accountID).SetIntegrationID(f.integrationID).
+		SetStatus("MATCHED").SetTransactionID(tx).SetReceivedAt(received).
+		SetAttribution(map[string]string{"landing_page": "https://shop.example/offer"}).
+		SetAttributes(map[string]string{"ip": "203.0.113.7", "user_agent": "Mozilla/5.0 (" + t.Name() + ")"})
+	if conv != nil {
+		conv(cc)
+	}
+	c, err := cc.Save(f.ctx)
+	require.NoError(t, err)
+	return c
 }

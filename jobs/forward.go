@@ -36,9 +36,10 @@ import (
 
 // ForwardArgs asks for Deliveries of one account to be sent: DeliveryID
 // names one (retryDelivery, replay, a network's approval), DeliveryIDs
-// many (the deliveries of one destination and event from one matched
-// batch, see MatchBatchWorker, and those the sweep gives a new job). It is
-// inserted in the transaction that creates (or re-arms) the deliveries.
+// many (those the sweep gives a new job), Plan those of a matched batch,
+// not written yet (see ForwardPlan and MatchBatchWorker). It is inserted
+// in the transaction that creates (or re-arms) the deliveries, or plans
+// them.
 //
 // Destinations are the destinations of the deliveries (a matched batch's
 // job carries those of every destination): a job run again takes back what
@@ -47,9 +48,10 @@ import (
 // their EventName and Fill (the batch size of a fill since dropped) are no
 // longer read.
 //
-// Claim is the claim the deliveries were created with (planBatch): the
-// job's first run sends them without claiming them (see preClaimFor), and
-// its later runs take them back like those of its own claims.
+// Claim is the claim the deliveries were created with by the version
+// before plans, which wrote a matched batch's deliveries PENDING, claimed
+// by its job for an hour: the job's first run sends them without claiming
+// them, and its later runs take them back like those of its own claims.
 type ForwardArgs struct {
 	DeliveryID    string   `json:"delivery_id,omitempty"`
 	DeliveryIDs   []string `json:"delivery_ids,omitempty"`
@@ -59,6 +61,9 @@ type ForwardArgs struct {
 	DestinationID string   `json:"destination_id,omitempty"`
 	EventName     string   `json:"event_name,omitempty"`
 	Fill          int      `json:"fill,omitempty"`
+	// Plan is the deliveries of a matched batch, not written yet (see
+	// ForwardPlan); Destinations are its destinations.
+	Plan *ForwardPlan `json:"plan,omitempty"`
 }
 
 // destinations are a's Destinations, with the one of an older job.
@@ -233,10 +238,6 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	if w.Destinations == nil {
 		return errors.New("forwarding is disabled: the process has no valid encryption key")
 	}
-	ids := job.Args.IDs()
-	if len(ids) == 0 {
-		return nil
-	}
 	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
 	token, own, pre := newClaimToken(job.JobRow), claimPrefix(job.JobRow), job.Args.Claim
 	// A job run before may have left deliveries it took from others with
@@ -244,6 +245,19 @@ func (w *ForwardWorker) work(ctx context.Context, job *river.Job[ForwardArgs]) e
 	var reclaim []string
 	if job.Attempt > 1 || bytes.Contains(job.Metadata, []byte(`"snoozes"`)) {
 		reclaim = job.Args.destinations()
+	}
+	if job.Args.Plan != nil {
+		if reclaim == nil {
+			return w.sendPlan(ctx, job)
+		}
+		// A later run: the deliveries are rows now, held by the job.
+		if err := w.materialize(ctx, job, own); err != nil {
+			return err
+		}
+	}
+	ids := job.Args.IDs()
+	if len(ids) == 0 && reclaim == nil {
+		return nil
 	}
 	var (
 		batch []*ent.Delivery
@@ -332,24 +346,6 @@ func (w *ForwardWorker) load(ctx context.Context, accountID string, ids []string
 // may be as long as a postback body (64 KiB) and serves the Events Log
 // only.
 var convColumns = slices.DeleteFunc(slices.Clone(conversion.Columns), func(c string) bool { return c == conversion.FieldRawRequest })
-
-// preClaimFor is how long the deliveries of a matched batch stay claimed
-// by the job created with them (planBatch) before anyone else may take
-// them: far longer than a job waits in a backlog, so that the job sends
-// them without claiming them first. Should a job never run (gone, or a
-// backlog of hours), the sweep hands them to a new job once it lapsed,
-// and the old job, should it run after all, claims like any other: the
-// claims keep the two from sending at once.
-const preClaimFor = time.Hour
-
-// newPreClaim is a claim token for the deliveries of a job not inserted
-// yet (so without an id): "p", then a random part. No other token starts
-// with "p".
-func newPreClaim() string {
-	b := make([]byte, 12)
-	_, _ = crand.Read(b)
-	return "p" + hex.EncodeToString(b)
-}
 
 // byID is ctx for queries that name their rows by primary key (and a
 // claim token) and read or write nothing else: without the viewer's

@@ -209,7 +209,7 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 			forward = append(forward, &m)
 		}
 	}
-	jobs, err := planBatch(ctx, tx.Client(), w.Match.DB.Dialect == dialect.Postgres, accountID, forward)
+	jobs, err := planBatch(ctx, tx.Client(), w.Match.DB.Dialect == dialect.Postgres, accountID, forward, now)
 	if err == nil {
 		err = insertJobs(ctx, tx, jobs)
 	}

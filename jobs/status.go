@@ -30,6 +30,11 @@ type StatusArgs struct {
 	AccountID    string `json:"account_id"`
 	// DedupKey is the transaction's key, which the first conversion holds.
 	DedupKey string `json:"dedup_key"`
+	// Readjust asks instead for the deliveries of the first conversion,
+	// ConversionID, to be adjusted to the network status it has: a forward
+	// job wrote them, sent, after the status job had found none (see
+	// recordPlan).
+	Readjust bool `json:"readjust,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -40,9 +45,11 @@ func (StatusArgs) Kind() string { return "conversion_status" }
 //
 //   - the first conversion's network status becomes the repeat's;
 //   - if it is MATCHED and now forwardable (approved, or any word other than
-//     pending, rejected, reversed), its deliveries are planned and their
-//     forward jobs inserted — the ones it has already are left alone, so an
-//     approval after an approval sends nothing twice;
+//     pending, rejected, reversed) and was not before (pending, or
+//     rejected), its deliveries are planned and their forward jobs
+//     inserted — the ones it has already are left alone; one forwardable
+//     before was planned when it was matched, so an approval after an
+//     approval (or after no status) sends nothing twice;
 //   - if it turns rejected or reversed, deliveries not sent yet (PENDING and
 //     held by no job) become SKIPPED; those a job holds (created claimed by
 //     their forward job, or kept for its retry) that job skips when it comes
@@ -66,6 +73,9 @@ type StatusWorker struct {
 // Work implements river.Worker.
 func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) error {
 	ctx = viewer.SystemContext(ctx, job.Args.AccountID)
+	if job.Args.Readjust {
+		return w.readjust(ctx, job.Args)
+	}
 	repeat, err := w.DB.Ent.Conversion.Get(ctx, job.Args.ConversionID)
 	if ent.IsNotFound(err) {
 		return nil
@@ -90,6 +100,29 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	if err != nil {
 		return fmt.Errorf("load first conversion: %w", err)
 	}
+	latest, err := w.latest(ctx, first, job.Args.DedupKey)
+	if err != nil || latest == nil {
+		return err
+	}
+	status := strings.ToUpper(latest.NetworkStatus)
+	tx, err := w.DB.Ent.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin status: %w", err)
+	}
+	if err := lockConversions(ctx, w.DB.Dialect, tx.SQLTx(), []string{first.ID}, false); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := w.apply(ctx, tx, repeat, first, latest, status); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// latest is the latest postback of first's transaction with dedup key
+// key that carries a network status, or nil.
+func (w *StatusWorker) latest(ctx context.Context, first *ent.Conversion, key string) (*ent.Conversion, error) {
 	// The status that counts is the latest postback's, whichever job runs
 	// last: jobs of postbacks sent in quick succession run concurrently.
 	// Repeats are the transaction's DUPLICATEs with the first's dedup key
@@ -98,7 +131,7 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 	// Lead by default, counts for a Purchase.
 	repeats, err := w.DB.Ent.Conversion.Query().
 		Where(
-			conversion.AccountID(job.Args.AccountID),
+			conversion.AccountID(first.AccountID),
 			conversion.IntegrationID(first.IntegrationID),
 			conversion.TransactionID(first.TransactionID),
 			conversion.StatusEQ(conversion.StatusDUPLICATE),
@@ -107,24 +140,40 @@ func (w *StatusWorker) Work(ctx context.Context, job *river.Job[StatusArgs]) err
 		Order(ent.Desc(conversion.FieldReceivedAt), ent.Desc(conversion.FieldID)).
 		All(ctx)
 	if err != nil {
-		return fmt.Errorf("load latest status: %w", err)
+		return nil, fmt.Errorf("load latest status: %w", err)
 	}
-	var latest *ent.Conversion
 	for _, r := range repeats {
-		if repeatKey(r) == job.Args.DedupKey {
-			latest = r
-			break
+		if repeatKey(r) == key {
+			return r, nil
 		}
 	}
-	if latest == nil {
+	return nil, nil
+}
+
+// readjust is the work of a Readjust job: the adjustments of the
+// deliveries of args.ConversionID (a first conversion) for the rejected
+// or reversed network status it has.
+func (w *StatusWorker) readjust(ctx context.Context, args StatusArgs) error {
+	first, err := w.DB.Ent.Conversion.Get(ctx, args.ConversionID)
+	if ent.IsNotFound(err) {
 		return nil
 	}
-	status := strings.ToUpper(latest.NetworkStatus)
+	if err != nil {
+		return fmt.Errorf("load conversion: %w", err)
+	}
+	status := strings.ToUpper(first.NetworkStatus)
+	if first.Status != conversion.StatusMATCHED || (status != networkRejected && status != networkReversed) {
+		return nil
+	}
+	latest, err := w.latest(ctx, first, args.DedupKey)
+	if err != nil || latest == nil {
+		return err
+	}
 	tx, err := w.DB.Ent.Tx(ctx)
 	if err != nil {
-		return fmt.Errorf("begin status: %w", err)
+		return fmt.Errorf("begin readjust: %w", err)
 	}
-	if err := w.apply(ctx, tx, repeat, first, latest, status); err != nil {
+	if err := w.adjust(ctx, tx, first, latest, status); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -145,6 +194,8 @@ func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first, lat
 		}
 		return nil
 	}
+	// Forwarded already: the match planned its deliveries (see below).
+	was, _ := Forwardable(first)
 	first, err := tx.Conversion.UpdateOne(first).SetNetworkStatus(status).Save(ctx)
 	if err != nil {
 		return fmt.Errorf("update network status: %w", err)
@@ -168,7 +219,12 @@ func (w *StatusWorker) apply(ctx context.Context, tx *ent.Tx, repeat, first, lat
 		}
 		return w.adjust(ctx, tx, first, latest, status)
 	}
-	if ok, _ := Forwardable(first); !ok {
+	// A conversion forwardable before (no status, or another forwarding
+	// word) was planned for its destinations when it was matched; its
+	// deliveries may not be written yet (ForwardPlan), and planning them
+	// again would send them twice. replayConversion adds destinations
+	// created since.
+	if ok, _ := Forwardable(first); !ok || was {
 		return nil
 	}
 	args, err := PlanDeliveries(ctx, tx.Client(), first, false)

@@ -427,6 +427,13 @@ func TestForwardPermanentFailure(t *testing.T) {
 			for _, id := range args.IDs() {
 				carried[id] = true
 			}
+			if args.Plan != nil {
+				for _, send := range args.Plan.Sends {
+					for _, i := range send.Conversions {
+						carried[args.Plan.Conversions[i]+"/"+send.Destination] = true
+					}
+				}
+			}
 		}
 		require.Len(t, carried, 4)
 		require.Equal(t, 1, p.meta.Requests())
