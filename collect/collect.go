@@ -135,7 +135,7 @@ type Collector struct {
 func New(d Deps) *Collector {
 	opts := d.Options
 	opts.defaults(d.DB.Dialect)
-	w := &writer{dialect: d.DB.Dialect, river: d.River}
+	w := &writer{dialect: d.DB.Dialect, ent: d.DB.Ent, river: d.River}
 	c := &Collector{
 		db:       d.DB,
 		logger:   d.Logger,
@@ -159,7 +159,7 @@ func New(d Deps) *Collector {
 		}
 	}
 	c.committer = groupcommit.New(d.DB.Ent, func(ctx context.Context, tx *ent.Tx, items []*item) error {
-		return w.write(ctx, tx.SQLTx(), items)
+		return w.write(ctx, tx, items)
 	}, opts.Batch)
 	return c
 }

@@ -11,10 +11,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/clickback/clickback/ent"
 	"github.com/clickback/clickback/ent/conversion"
 	"github.com/clickback/clickback/ent/schema/pulid"
 	"github.com/clickback/clickback/jobs"
@@ -48,6 +50,10 @@ type item struct {
 	sourceIP      string
 	test          bool
 	receivedAt    time.Time
+	// visitID and attribution are set when the postback's click was
+	// known as it was stored (matchClicks): it is stored MATCHED.
+	visitID     string
+	attribution []byte
 
 	// duplicate is set by the write when the dedup key was taken: the
 	// conversion was stored as DUPLICATE, under a new id.
@@ -197,6 +203,7 @@ var columns = []string{
 	conversion.FieldExternalID, conversion.FieldEmailSha256, conversion.FieldAttributes,
 	conversion.FieldRawRequest, conversion.FieldReason, conversion.FieldSourceIP,
 	conversion.FieldTest, conversion.FieldReceivedAt, conversion.FieldUpdatedAt,
+	conversion.FieldVisitID, conversion.FieldAttribution, conversion.FieldMatchedAt,
 }
 
 func (it *item) values() []any {
@@ -208,41 +215,70 @@ func (it *item) values() []any {
 		nullable(it.externalID), nullable(it.emailSHA256), nullableBytes(it.attributes),
 		nullable(it.rawRequest), nullable(it.reason), nullable(it.sourceIP),
 		it.test, it.receivedAt, it.receivedAt,
+		nullable(it.visitID), nullableBytes(it.attribution), it.matchedAt(),
 	}
+}
+
+// matchedAt is when it was matched: as it was received, if it was.
+func (it *item) matchedAt() any {
+	if it.visitID == "" {
+		return nil
+	}
+	return it.receivedAt
 }
 
 // writer stores batches of conversions.
 type writer struct {
 	dialect string
-	river   *river.Client[*sql.Tx]
+	// ent reads the clicks and destinations of a batch on PostgreSQL, on
+	// a connection of its own (SQLite reads in the batch's transaction).
+	ent *ent.Client
+	// noVisits spares the accounts without visits the look-up of clicks.
+	noVisits noVisits
+	river    *river.Client[*sql.Tx]
 	// pgRiver inserts jobs in pgx transactions (writePgx): an insert-only
 	// client, no workers; the jobs are worked by the process's River.
 	pgRiver *river.Client[pgx.Tx]
 }
 
-// write stores items in tx: one INSERT … ON CONFLICT DO NOTHING RETURNING
-// for all of them, which tells which RECEIVED ones claimed their dedup key;
-// the others are stored as DUPLICATE under a new id, in a second INSERT;
-// then one match job for all the new RECEIVED conversions (a River job per
-// conversion cost half the throughput on PostgreSQL), in the same
+// write stores items in tx: the postbacks whose click is known are
+// matched first (matchClicks) and stored MATCHED; then one INSERT … ON
+// CONFLICT DO NOTHING RETURNING for all of them, which tells which ones
+// claimed their dedup key; the others are stored as DUPLICATE under a new
+// id, in a second INSERT; then one match job for all the new RECEIVED
+// conversions (a River job per conversion cost half the throughput on
+// PostgreSQL), and the forward jobs of the new MATCHED ones, in the same
 // transaction.
 //
 // It writes with plain SQL rather than ent's builders: this is the hot
 // path, and every item's account was resolved by the collect endpoint,
 // which is the check ent's privacy rules would make.
-func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
-	inserted, err := w.insert(ctx, tx, items, true)
+func (w *writer) write(ctx context.Context, tx *ent.Tx, items []*item) error {
+	if err := matchClicks(ctx, tx.Client(), items, &w.noVisits); err != nil {
+		return err
+	}
+	inserted, err := w.insert(ctx, tx.SQLTx(), items, true)
 	if err != nil {
 		return err
 	}
-	dups, jobArgs := settle(items, inserted)
+	dups, jobArgs, matched := settle(items, inserted)
 	if len(dups) > 0 {
-		if _, err := w.insert(ctx, tx, dups, false); err != nil {
+		if _, err := w.insert(ctx, tx.SQLTx(), dups, false); err != nil {
 			return err
 		}
 	}
+	fwds, err := forwards(ctx, tx.Client(), matched)
+	if err != nil {
+		return err
+	}
+	for _, f := range fwds {
+		if err := f.InsertSkipped(ctx, tx.Client(), w.dialect == dialect.Postgres); err != nil {
+			return err
+		}
+		jobArgs = append(jobArgs, f.Jobs...)
+	}
 	if len(jobArgs) > 0 {
-		if _, err := w.river.InsertManyFastTx(ctx, tx, jobArgs); err != nil {
+		if _, err := w.river.InsertManyFastTx(ctx, tx.SQLTx(), jobArgs); err != nil {
 			return fmt.Errorf("insert jobs: %w", err)
 		}
 	}
@@ -256,15 +292,30 @@ func (w *writer) write(ctx context.Context, tx *sql.Tx, items []*item) error {
 // the conversions themselves; and a multi-row INSERT had a different text,
 // to parse and plan, for every batch size.
 func (w *writer) writePgx(ctx context.Context, tx pgx.Tx, items []*item) error {
+	if err := matchClicks(ctx, w.ent, items, &w.noVisits); err != nil {
+		return err
+	}
 	inserted, err := pgInsert(ctx, tx, items, true)
 	if err != nil {
 		return err
 	}
-	dups, jobArgs := settle(items, inserted)
+	dups, jobArgs, matched := settle(items, inserted)
 	if len(dups) > 0 {
 		if _, err := pgInsert(ctx, tx, dups, false); err != nil {
 			return err
 		}
+	}
+	fwds, err := forwards(ctx, w.ent, matched)
+	if err != nil {
+		return err
+	}
+	for _, f := range fwds {
+		if query, args := f.SkippedSQL(); query != "" {
+			if _, err := tx.Exec(ctx, query, args...); err != nil {
+				return fmt.Errorf("create skipped deliveries: %w", err)
+			}
+		}
+		jobArgs = append(jobArgs, f.Jobs...)
 	}
 	if len(jobArgs) > 0 {
 		// InsertManyTx rather than the Fast variant: for the one or few
@@ -277,13 +328,13 @@ func (w *writer) writePgx(ctx context.Context, tx pgx.Tx, items []*item) error {
 	return nil
 }
 
-// settle sorts out the items after the first insert: a RECEIVED item whose
-// id was not inserted lost its dedup key to an earlier conversion and
-// becomes a DUPLICATE under a new id (returned, for the second insert);
-// it returns the jobs to insert: one match job for the new RECEIVED
-// conversions, and a status job per duplicate that carries a network
-// status.
-func settle(items []*item, inserted map[string]bool) (dups []*item, jobArgs []river.InsertManyParams) {
+// settle sorts out the items after the first insert: an item with a
+// dedup key whose id was not inserted lost it to an earlier conversion and
+// becomes a DUPLICATE under a new id, not matched (returned, for the
+// second insert); it returns the jobs to insert: one match job for the new
+// RECEIVED conversions, and a status job per duplicate that carries a
+// network status; and the new MATCHED conversions, to forward.
+func settle(items []*item, inserted map[string]bool) (dups []*item, jobArgs []river.InsertManyParams, matched []*item) {
 	var match jobs.MatchBatchArgs
 	for _, it := range items {
 		if it.dedupKey != "" && !inserted[it.id] {
@@ -292,6 +343,7 @@ func settle(items []*item, inserted map[string]bool) (dups []*item, jobArgs []ri
 			it.duplicate = true
 			it.status = conversion.StatusDUPLICATE
 			it.dedupKey = ""
+			it.visitID, it.attribution = "", nil
 			it.reason = cut(fmt.Sprintf("transaction id %q was already received by this integration; a repeat is logged, never forwarded twice", it.transactionID), maxReason)
 			dups = append(dups, it)
 			if it.networkStatus != "" {
@@ -301,14 +353,17 @@ func settle(items []*item, inserted map[string]bool) (dups []*item, jobArgs []ri
 			}
 			continue
 		}
-		if it.status == conversion.StatusRECEIVED {
+		switch it.status {
+		case conversion.StatusRECEIVED:
 			match.Conversions = append(match.Conversions, jobs.MatchArgs{ConversionID: it.id, AccountID: it.accountID})
+		case conversion.StatusMATCHED:
+			matched = append(matched, it)
 		}
 	}
 	if len(match.Conversions) > 0 {
 		jobArgs = append(jobArgs, river.InsertManyParams{Args: match})
 	}
-	return dups, jobArgs
+	return dups, jobArgs, matched
 }
 
 // insert writes items in one statement and returns the ids it inserted.
@@ -342,19 +397,22 @@ func (w *writer) insert(ctx context.Context, tx *sql.Tx, items []*item, onConfli
 // per value to encode).
 var pgInsertSQL = `INSERT INTO "conversions" (` + `"` + strings.Join(columns, `", "`) + `"` + `) ` +
 	`SELECT id, acc, integ, status, kind, ev, amount, cur, NULLIF(click, ''), NULLIF(txn, ''), NULLIF(dedup, ''), NULLIF(nstatus, ''), ` +
-	`NULLIF(ext, ''), NULLIF(email, ''), NULLIF(attrs, '')::jsonb, NULLIF(raw, ''), NULLIF(reason, ''), NULLIF(ip, ''), test, at, at ` +
+	`NULLIF(ext, ''), NULLIF(email, ''), NULLIF(attrs, '')::jsonb, NULLIF(raw, ''), NULLIF(reason, ''), NULLIF(ip, ''), test, at, at, ` +
+	`NULLIF(visit, ''), NULLIF(attribution, '')::jsonb, CASE WHEN visit <> '' THEN at END ` +
 	`FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], ` +
-	`$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::boolean[], $20::timestamptz[]) ` +
-	`AS u(id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs, raw, reason, ip, test, at)`
+	`$10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::boolean[], $20::timestamptz[], ` +
+	`$21::text[], $22::text[]) ` +
+	`AS u(id, acc, integ, status, kind, ev, amount, cur, click, txn, dedup, nstatus, ext, email, attrs, raw, reason, ip, test, at, visit, attribution)`
 
 // pgInsert is insert on a pgx transaction.
 func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (map[string]bool, error) {
 	n := len(items)
-	// One backing array for the 17 text columns.
-	text := make([]string, 17*n)
+	// One backing array for the 19 text columns.
+	text := make([]string, 19*n)
 	col := func(i int) []string { return text[i*n : (i+1)*n : (i+1)*n] }
 	ids, accs, ints, statuses, kinds, events, curs := col(0), col(1), col(2), col(3), col(4), col(5), col(6)
 	clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips := col(7), col(8), col(9), col(10), col(11), col(12), col(13), col(14), col(15), col(16)
+	visits, attributions := col(17), col(18)
 	amounts := make([]int64, n)
 	tests := make([]bool, n)
 	at := make([]time.Time, n)
@@ -365,13 +423,14 @@ func pgInsert(ctx context.Context, tx pgx.Tx, items []*item, onConflict bool) (m
 		clicks[i], txns[i], dedups[i], nstatuses[i] = it.clickID, it.transactionID, it.dedupKey, it.networkStatus
 		exts[i], emails[i], attrs[i], raws[i], reasons[i], ips[i] = it.externalID, it.emailSHA256, string(it.attributes), it.rawRequest, it.reason, it.sourceIP
 		tests[i], at[i] = it.test, it.receivedAt
+		visits[i], attributions[i] = it.visitID, string(it.attribution)
 	}
 	q := pgInsertSQL
 	if onConflict {
 		q += ` ON CONFLICT ("account_id", "transaction_id", "integration_id", "dedup_key") DO NOTHING`
 	}
 	rows, err := tx.Query(ctx, q+` RETURNING "id"`, ids, accs, ints, statuses, kinds, events, amounts, curs,
-		clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips, tests, at)
+		clicks, txns, dedups, nstatuses, exts, emails, attrs, raws, reasons, ips, tests, at, visits, attributions)
 	if err != nil {
 		return nil, fmt.Errorf("insert conversions: %w", err)
 	}

@@ -93,6 +93,6 @@ func writeBatch(b *testing.B, tb *testBundle, items []*item) {
 	}
 	tx, err := tb.db.Ent.Tx(ctx)
 	require.NoError(b, err)
-	require.NoError(b, w.write(ctx, tx.SQLTx(), items))
+	require.NoError(b, w.write(ctx, tx, items))
 	require.NoError(b, tx.Commit())
 }

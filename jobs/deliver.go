@@ -161,16 +161,40 @@ const maxJobDeliveries = 1000
 // planBatch is PlanDeliveries (without retry) for many conversions of one
 // account that the caller's transaction (client's) has just matched: one
 // query for the destinations, and forward jobs carrying a ForwardPlan of
-// every destination's share (up to maxJobDeliveries deliveries each),
-// instead of one job per delivery. The PENDING deliveries are not written
-// here: each is written once, by the job's first run, with the outcome of
-// its first attempt (see ForwardPlan). Those the event mapping skips are
-// written here, SKIPPED with why. The caller checks Forwardable first. The
+// every destination's share (PlanForwards); the deliveries the event
+// mapping skips are written here. The caller checks Forwardable first. The
 // conversions have no deliveries yet: they were RECEIVED until now, and
 // deliveries are planned only for MATCHED ones.
 func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID string, convs []*ent.Conversion, now time.Time) ([]river.InsertManyParams, error) {
+	f, err := PlanForwards(ctx, client, accountID, convs, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.InsertSkipped(ctx, client, postgres); err != nil {
+		return nil, err
+	}
+	return f.Jobs, nil
+}
+
+// Forwards is what forwarding a batch of matched conversions of one
+// account takes: the forward jobs, each with a ForwardPlan of up to
+// maxJobDeliveries deliveries of every destination (written once, by the
+// job's first run), and the deliveries the event mapping skips, written
+// SKIPPED with why in the same transaction as the jobs (SkippedSQL).
+type Forwards struct {
+	Jobs      []river.InsertManyParams
+	accountID string
+	now       time.Time
+	skipped   []newRow
+}
+
+// PlanForwards plans the forwarding of convs (MATCHED and forwardable
+// conversions of account accountID, matched at now) to the account's
+// enabled destinations, read with client.
+func PlanForwards(ctx context.Context, client *ent.Client, accountID string, convs []*ent.Conversion, now time.Time) (*Forwards, error) {
+	f := &Forwards{accountID: accountID, now: now}
 	if len(convs) == 0 {
-		return nil, nil
+		return f, nil
 	}
 	dests, err := client.Destination.Query().
 		Where(entdest.AccountID(accountID), entdest.Enabled(true)).
@@ -179,20 +203,15 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 	if err != nil {
 		return nil, fmt.Errorf("list destinations: %w", err)
 	}
-	if len(dests) == 0 {
-		return nil, nil
-	}
 	type send struct{ dst, event string }
 	var (
-		skipped []newRow
-		args    []river.InsertManyParams
-		job     *ForwardArgs
-		sends   map[send]int // index in job.Plan.Sends
-		size    int          // deliveries in job
+		job   *ForwardArgs
+		sends map[send]int // index in job.Plan.Sends
+		size  int          // deliveries in job
 	)
 	flush := func() {
 		if job != nil {
-			args = append(args, river.InsertManyParams{Args: *job})
+			f.Jobs = append(f.Jobs, river.InsertManyParams{Args: *job})
 		}
 		job, sends, size = nil, nil, 0
 	}
@@ -201,7 +220,7 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 		for _, dst := range dests {
 			event, ok, why := mapEvent(conv, dst)
 			if !ok {
-				skipped = append(skipped, newRow{id: pulid.New("dlv"), conv: conv.ID, dst: dst.ID, event: event, lastError: why})
+				f.skipped = append(f.skipped, newRow{id: pulid.New("dlv"), conv: conv.ID, dst: dst.ID, event: event, lastError: why})
 				continue
 			}
 			mine = append(mine, send{dst.ID, event})
@@ -233,33 +252,48 @@ func planBatch(ctx context.Context, client *ent.Client, postgres bool, accountID
 		size += len(mine)
 	}
 	flush()
-	if err := insertSkipped(ctx, client, postgres, accountID, skipped, now); err != nil {
-		return nil, err
-	}
-	return args, nil
+	return f, nil
 }
 
-// newRow is a SKIPPED delivery planBatch creates, with why in lastError.
+// newRow is a SKIPPED delivery PlanForwards plans, with why in lastError.
 type newRow struct {
 	id, conv, dst, event, lastError string
 }
 
-// insertSkipped creates rows for accountID in the transaction of client,
-// SKIPPED. On PostgreSQL that is one INSERT of arrays, a parameter per
-// column: ent's bulk insert, a parameter per value, cost a tenth of the
-// process's CPU under load, and PostgreSQL as much again to parse it. Rows
-// created here are a system job's: the tenancy and audit hooks of ent have
-// nothing to check (the account is the batch's).
-func insertSkipped(ctx context.Context, client *ent.Client, postgres bool, accountID string, rows []newRow, now time.Time) error {
-	if len(rows) == 0 {
+// SkippedSQL is the statement, for PostgreSQL, that writes the skipped
+// deliveries of f, with its arguments; "" when there are none. It is one
+// INSERT of arrays, a parameter per column: ent's bulk insert, a parameter
+// per value, cost a tenth of the process's CPU under load, and PostgreSQL
+// as much again to parse it. The rows are a system job's: the tenancy and
+// audit hooks of ent have nothing to check (the account is the batch's).
+func (f *Forwards) SkippedSQL() (string, []any) {
+	n := len(f.skipped)
+	if n == 0 {
+		return "", nil
+	}
+	id, conv, dst, event, lastError := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, r := range f.skipped {
+		id[i], conv[i], dst[i], event[i], lastError[i] = r.id, r.conv, r.dst, r.event, r.lastError
+	}
+	// The event id is the conversion's id (see newDelivery).
+	return `INSERT INTO deliveries (id, created_at, updated_at, account_id, conversion_id, destination_id, event_id, event_name, status, last_error)
+		SELECT r.id, $1, $1, $2, r.conv, r.dst, r.conv, r.event, 'SKIPPED', r.last_error
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(id, conv, dst, event, last_error)`,
+		[]any{f.now, f.accountID, id, conv, dst, event, lastError}
+}
+
+// InsertSkipped writes the skipped deliveries of f in the transaction of
+// client.
+func (f *Forwards) InsertSkipped(ctx context.Context, client *ent.Client, postgres bool) error {
+	if len(f.skipped) == 0 {
 		return nil
 	}
 	if !postgres {
-		creates := make([]*ent.DeliveryCreate, len(rows))
-		for i, r := range rows {
-			creates[i] = client.Delivery.Create().SetID(r.id).SetAccountID(accountID).SetConversionID(r.conv).
+		creates := make([]*ent.DeliveryCreate, len(f.skipped))
+		for i, r := range f.skipped {
+			creates[i] = client.Delivery.Create().SetID(r.id).SetAccountID(f.accountID).SetConversionID(r.conv).
 				SetDestinationID(r.dst).SetEventID(r.conv).SetEventName(r.event).
-				SetStatus(delivery.StatusSKIPPED).SetLastError(r.lastError)
+				SetStatus(delivery.StatusSKIPPED).SetLastError(r.lastError).SetCreatedAt(f.now).SetUpdatedAt(f.now)
 		}
 		for from := 0; from < len(creates); from += maxJobDeliveries {
 			if err := client.Delivery.CreateBulk(creates[from:min(from+maxJobDeliveries, len(creates))]...).Exec(ctx); err != nil {
@@ -272,16 +306,8 @@ func insertSkipped(ctx context.Context, client *ent.Client, postgres bool, accou
 	if !ok {
 		return errors.New("deliveries must be created in a transaction")
 	}
-	id, conv, dst, event, lastError := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
-	for i, r := range rows {
-		id[i], conv[i], dst[i], event[i], lastError[i] = r.id, r.conv, r.dst, r.event, r.lastError
-	}
-	// The event id is the conversion's id (see newDelivery).
-	_, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, created_at, updated_at, account_id, conversion_id, destination_id, event_id, event_name, status, last_error)
-		SELECT r.id, $1, $1, $2, r.conv, r.dst, r.conv, r.event, 'SKIPPED', r.last_error
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS r(id, conv, dst, event, last_error)`,
-		now, accountID, id, conv, dst, event, lastError)
-	if err != nil {
+	query, args := f.SkippedSQL()
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("create deliveries: %w", err)
 	}
 	return nil

@@ -115,11 +115,15 @@ type scope struct {
 }
 
 func (w *MatchWorker) scope(ctx context.Context, accountID string) (*scope, error) {
-	acc, err := w.DB.Ent.Account.Get(ctx, accountID)
+	return loadScope(ctx, w.DB.Ent, accountID)
+}
+
+func loadScope(ctx context.Context, client *ent.Client, accountID string) (*scope, error) {
+	acc, err := client.Account.Get(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("load account: %w", err)
 	}
-	props, err := w.DB.Ent.Property.Query().Where(property.AccountID(accountID)).All(ctx)
+	props, err := client.Property.Query().Where(property.AccountID(accountID)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load properties: %w", err)
 	}

@@ -126,7 +126,7 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 	// By id alone (see byID); account and status are checked here: the
 	// (account, status) index beside the ids read the whole RECEIVED
 	// backlog per batch whenever the statistics were thin.
-	loaded, err := db.Conversion.Query().Where(conversion.IDIn(ids...)).Select(convColumns...).All(byID(ctx))
+	loaded, err := db.Conversion.Query().Where(oneOf(w.Match.DB.Dialect == dialect.Postgres, conversion.FieldID, ids)).Select(convColumns...).All(byID(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("load conversions: %w", err)
 	}
@@ -136,29 +136,9 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 	if len(convs) == 0 {
 		return nil, nil // settled by an earlier run, or deleted
 	}
-	clickIDs := make([]string, 0, len(convs))
-	for _, c := range convs {
-		if c.ClickID != "" {
-			clickIDs = append(clickIDs, c.ClickID)
-		}
-	}
-	clicks := map[string][]*ent.Click{}
-	if len(clickIDs) > 0 {
-		found, err := db.Click.Query().
-			Where(click.AccountID(accountID), click.ClickIDIn(clickIDs...)).
-			All(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("look up clicks: %w", err)
-		}
-		for _, c := range found {
-			clicks[c.ClickID] = append(clicks[c.ClickID], c)
-		}
-	}
-	var sc *scope
-	if len(clicks) > 0 {
-		if sc, err = w.Match.scope(ctx, accountID); err != nil {
-			return nil, err
-		}
+	found, err := ClicksFor(ctx, db, accountID, convs)
+	if err != nil {
+		return nil, err
 	}
 	type pair struct {
 		conv *ent.Conversion
@@ -168,19 +148,12 @@ func (w *MatchBatchWorker) matchByClickID(ctx context.Context, accountID string,
 		pairs []pair
 		rest  []MatchArgs
 	)
-	for _, conv := range convs {
-		var clk *ent.Click
-		for _, c := range clicks[conv.ClickID] {
-			if sc.inWindow(conv, c) {
-				clk = c
-				break
-			}
-		}
-		if clk == nil {
+	for i, conv := range convs {
+		if found[i] == nil {
 			rest = append(rest, MatchArgs{ConversionID: conv.ID, AccountID: accountID})
 			continue
 		}
-		pairs = append(pairs, pair{conv, clk})
+		pairs = append(pairs, pair{conv, found[i]})
 	}
 	if len(pairs) == 0 {
 		return rest, nil
@@ -271,4 +244,48 @@ func (w *MatchBatchWorker) markAllMatched(ctx context.Context, tx *ent.Tx, accou
 		return nil, fmt.Errorf("mark conversions matched: %w", err)
 	}
 	return done, nil
+}
+
+// ClicksFor returns, at the index of each of convs (conversions of
+// account accountID), the click its Click ID names within the attribution
+// window, or nil: one query for all their clicks. The collect endpoint
+// matches with it as it stores postbacks, and MatchBatchWorker the
+// conversions stored before their click was recorded.
+func ClicksFor(ctx context.Context, client *ent.Client, accountID string, convs []*ent.Conversion) ([]*ent.Click, error) {
+	out := make([]*ent.Click, len(convs))
+	clickIDs := make([]string, 0, len(convs))
+	for _, c := range convs {
+		if c.ClickID != "" {
+			clickIDs = append(clickIDs, c.ClickID)
+		}
+	}
+	if len(clickIDs) == 0 {
+		return out, nil
+	}
+	found, err := client.Click.Query().
+		Where(click.AccountID(accountID), oneOf(client.Dialect() == dialect.Postgres, click.FieldClickID, clickIDs)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("look up clicks: %w", err)
+	}
+	if len(found) == 0 {
+		return out, nil
+	}
+	clicks := make(map[string][]*ent.Click, len(found))
+	for _, c := range found {
+		clicks[c.ClickID] = append(clicks[c.ClickID], c)
+	}
+	sc, err := loadScope(ctx, client, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for i, conv := range convs {
+		for _, c := range clicks[conv.ClickID] {
+			if sc.inWindow(conv, c) {
+				out[i] = c
+				break
+			}
+		}
+	}
+	return out, nil
 }

@@ -95,20 +95,43 @@ func (w *ForwardWorker) sendPlan(ctx context.Context, job *river.Job[ForwardArgs
 // and read all of it. Should a row exist all the same, it stands
 // (insertRows).
 func (w *ForwardWorker) loadPlan(ctx context.Context, accountID string, plan *ForwardPlan) ([]*ent.Delivery, error) {
+	postgres := w.DB.Dialect == dialect.Postgres
 	convs, err := w.DB.Ent.Conversion.Query().
-		Where(conversion.IDIn(plan.Conversions...)).
+		Where(oneOf(postgres, conversion.FieldID, plan.Conversions)).
 		Select(convColumns...).
-		WithVisit(func(q *ent.ClickQuery) { q.Select(click.FieldIP, click.FieldUserAgent) }).
 		All(byID(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("load planned conversions: %w", err)
 	}
 	byConv := make(map[string]*ent.Conversion, len(convs))
+	var visitIDs []string
 	for _, c := range convs {
 		if c.AccountID != accountID {
 			return nil, errors.New("a planned conversion belongs to another account")
 		}
 		byConv[c.ID] = c
+		if c.VisitID != nil {
+			visitIDs = append(visitIDs, *c.VisitID)
+		}
+	}
+	// The visits' IP and user agent, which the platforms take (BuildEvent).
+	if len(visitIDs) > 0 {
+		visits, err := w.DB.Ent.Click.Query().
+			Where(oneOf(postgres, click.FieldID, visitIDs)).
+			Select(click.FieldID, click.FieldIP, click.FieldUserAgent).
+			All(byID(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("load visits of planned conversions: %w", err)
+		}
+		byVisit := make(map[string]*ent.Click, len(visits))
+		for _, v := range visits {
+			byVisit[v.ID] = v
+		}
+		for _, c := range convs {
+			if c.VisitID != nil {
+				c.Edges.Visit = byVisit[*c.VisitID]
+			}
+		}
 	}
 	var dstIDs []string
 	for _, s := range plan.Sends {
