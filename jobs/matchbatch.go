@@ -229,18 +229,10 @@ func (w *MatchBatchWorker) markAllMatched(ctx context.Context, tx *ent.Tx, accou
 		FROM unnest($3::text[], $4::text[], $5::text[]) AS v(id, visit_id, attribution)
 		WHERE c.id = v.id AND (c.account_id, c.status) IS NOT DISTINCT FROM ($1, 'RECEIVED')
 		RETURNING c.id`, accountID, now, ids, visits, attrs)
+	if err == nil {
+		done, err = returnedIDs(rows)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("mark conversions matched: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("mark conversions matched: %w", err)
-		}
-		done[id] = true
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("mark conversions matched: %w", err)
 	}
 	return done, nil

@@ -371,21 +371,27 @@ func (w *ForwardWorker) insertRows(ctx context.Context, tx *ent.Tx, batch []*ent
 		ON CONFLICT (conversion_id, destination_id) DO NOTHING
 		RETURNING id`,
 		now, batch[0].AccountID, outcomes != nil, ids, created, convs, dsts, events, statuses, attempts, logs, sent, errs, hasErr, claims, until)
+	if err == nil {
+		written, err = returnedIDs(rows)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("write deliveries: %w", err)
 	}
+	return written, nil
+}
+
+// returnedIDs reads the ids of a statement's RETURNING id, and closes rows.
+func returnedIDs(rows *sql.Rows) (map[string]bool, error) {
 	defer rows.Close()
+	ids := map[string]bool{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("write deliveries: %w", err)
+			return nil, err
 		}
-		written[id] = true
+		ids[id] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("write deliveries: %w", err)
-	}
-	return written, nil
+	return ids, rows.Err()
 }
 
 func destinationsOf(batch []*ent.Delivery) []string {
@@ -418,7 +424,7 @@ func (w *ForwardWorker) readjust(ctx context.Context, tx *ent.Tx, accountID stri
 		return nil
 	}
 	fresh, err := tx.Conversion.Query().
-		Where(conversion.IDIn(ids...)).
+		Where(oneOf(w.DB.Dialect == dialect.Postgres, conversion.FieldID, ids)).
 		Select(conversion.FieldID, conversion.FieldNetworkStatus, conversion.FieldDedupKey).
 		All(ctx)
 	if err != nil {
