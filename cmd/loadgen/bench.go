@@ -75,8 +75,9 @@ func reportMode() {
 	dur := fs.Duration("d", 10*time.Second, "duration of each run")
 	conc := fs.Int("c", 128, "requests in flight at once, per load")
 	note := fs.String("note", "", "a paragraph on the conditions of the run (what else the machine was doing)")
-	e2eN := fs.Int64("e2e-n", 20000, "end to end, flat out: postbacks sent (0: skip)")
+	e2eN := fs.Int64("e2e-n", 60000, "end to end, flat out: postbacks sent (0: skip)")
 	e2eRate := fs.Float64("e2e-rate", 1000, "end to end, paced: postbacks per second for -d (0: skip)")
+	e2eSustain := fs.Float64("e2e-sustain", 3000, "end to end, paced: postbacks per second for twice -d, the rate to sustain (0: skip)")
 	soak := fs.Duration("soak", 0, "also soak clickback for this long (collect and tag at 1,000 requests/s each on PostgreSQL) and report RSS and goroutines (0: skip)")
 	_ = fs.Parse(os.Args[2:])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -100,8 +101,8 @@ func reportMode() {
 		}
 	}
 	var sections []loadbench.Section
-	if *e2eN > 0 || *e2eRate > 0 {
-		sections = append(sections, e2eSection(ctx, *e2eN, *e2eRate, *dur))
+	if *e2eN > 0 || *e2eRate > 0 || *e2eSustain > 0 {
+		sections = append(sections, e2eSection(ctx, *e2eN, *e2eRate, *e2eSustain, *dur))
 	}
 	if *soak > 0 {
 		var b strings.Builder
@@ -121,19 +122,20 @@ func reportMode() {
 }
 
 // e2eSection runs the end-to-end load on durable PostgreSQL with the fake
-// platforms: n postbacks flat out (sustained conversions forwarded per
-// second), then rate postbacks per second for d (latency at that rate).
-func e2eSection(ctx context.Context, n int64, rate float64, d time.Duration) loadbench.Section {
+// platforms: n postbacks flat out (conversions forwarded per second), rate
+// postbacks per second for d (latency at that rate), and sustain postbacks
+// per second for 2d (whether forwarding keeps up with that rate).
+func e2eSection(ctx context.Context, n int64, rate, sustain float64, d time.Duration) loadbench.Section {
 	var b strings.Builder
-	b.WriteString("Visits recorded through the tag endpoint first, then postbacks that match them, forwarded to the four fake platforms (Meta, GA4, Google Ads, TikTok; capi/capitest) on loopback, on durable PostgreSQL with the jobs running. Forwarded/s counts conversions that reached all four platforms, from the first postback to the last forwarded; latency is from sending a postback to a platform's 2xx for it. Each run fails unless every acknowledged postback reached each platform exactly once.\n\n")
-	b.WriteString("| load | postbacks acknowledged | forwarded to all 4 | forwarded/s | p50 | p99 | max | missing | duplicates |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
+	b.WriteString("Visits recorded through the tag endpoint first, then postbacks that match them, forwarded to the four fake platforms (Meta, GA4, Google Ads, TikTok; capi/capitest) on loopback, on durable PostgreSQL with the jobs running. Sent/s is the postbacks acknowledged per second while they were sent; forwarded/s counts conversions that reached all four platforms, from the first postback to the last forwarded (so a paced run's is below its rate by the last postbacks' way through); latency is from sending a postback to a platform's 2xx for it. Each run fails unless every acknowledged postback reached each platform exactly once.\n\n")
+	b.WriteString("| load | postbacks acknowledged | sent/s | forwarded to all 4 | forwarded/s | p50 | p99 | max | missing | duplicates |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	run := func(label string, cfg loadgen.E2EConfig) {
 		res, err := runE2E(ctx, "postgres", cfg)
 		if err != nil {
-			fmt.Fprintf(&b, "| %s | error: %v | | | | | | | |\n", label, err)
+			fmt.Fprintf(&b, "| %s | error: %v | | | | | | | | |\n", label, err)
 			return
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %v | %v |\n", label, res.Postbacks.Acked, res.Forwarded, res.ForwardedPerSecond(),
+		fmt.Fprintf(&b, "| %s | %d | %.0f | %d | %.0f | %s | %s | %s | %v | %v |\n", label, res.Postbacks.Acked, res.Postbacks.Throughput(), res.Forwarded, res.ForwardedPerSecond(),
 			res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), res.Max.Round(time.Millisecond), perPlatform(res.Missing), perPlatform(res.Duplicates))
 	}
 	if n > 0 {
@@ -141,6 +143,9 @@ func e2eSection(ctx context.Context, n int64, rate float64, d time.Duration) loa
 	}
 	if rate > 0 {
 		run(fmt.Sprintf("%.0f postbacks/s for %s", rate, d), loadgen.E2EConfig{Concurrency: 256, Duration: d, Rate: rate, Settle: 2 * time.Minute})
+	}
+	if sustain > 0 {
+		run(fmt.Sprintf("%.0f postbacks/s for %s", sustain, 2*d), loadgen.E2EConfig{Concurrency: 256, Duration: 2 * d, Rate: sustain, Settle: 2 * time.Minute})
 	}
 	return loadbench.Section{Title: "End to end (postback → matched → forwarded)", Body: b.String()}
 }
