@@ -253,15 +253,13 @@ func (w *ForwardWorker) recordPlan(ctx context.Context, accountID string, batch 
 	if err != nil {
 		return fmt.Errorf("begin recording deliveries: %w", err)
 	}
-	var convs []string
-	for _, d := range batch {
-		if len(convs) == 0 || convs[len(convs)-1] != d.ConversionID {
-			convs = append(convs, d.ConversionID)
-		}
+	convs := make([]string, len(batch))
+	for i, d := range batch {
+		convs[i] = d.ConversionID
 	}
 	slices.Sort(convs)
 	convs = slices.Compact(convs)
-	if err := w.lockConversions(ctx, tx.SQLTx(), convs, true); err != nil {
+	if err := lockConversions(ctx, w.DB.Dialect, tx.SQLTx(), convs, true); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -454,11 +452,8 @@ const (
 	lockBuckets = 64
 )
 
-// lockConversions takes the locks of convs in tx, shared or not.
-func (w *ForwardWorker) lockConversions(ctx context.Context, tx *sql.Tx, convs []string, shared bool) error {
-	return lockConversions(ctx, w.DB.Dialect, tx, convs, shared)
-}
-
+// lockConversions takes the locks of convs in tx, on a database of
+// dialect d, shared or not.
 func lockConversions(ctx context.Context, d string, tx *sql.Tx, convs []string, shared bool) error {
 	if d != dialect.Postgres || len(convs) == 0 {
 		return nil
