@@ -15,40 +15,54 @@ import (
 	"github.com/clickback/clickback/viewer"
 )
 
-// noVisits remembers the accounts that had recorded no visit at all
-// (postback-only tenants, and any account before its tag's first visit),
-// for noVisitsFor: their postbacks skip the look-up of their clicks, a
-// round trip per batch on the ingest path. A visit recorded meanwhile is
-// only found by the match job instead, which matches by the same rule.
+// noVisits remembers whether accounts have recorded any visit. One
+// without (a postback-only tenant, or any account before its tag's first
+// visit) skips the look-up of its clicks, a round trip per batch on the
+// ingest path; a visit recorded meanwhile is found by the match job
+// instead, which matches by the same rule, so that answer is kept only for
+// noVisitsFor. An account with visits keeps them (but for retention, when
+// the look-up just finds none), so that answer is kept for hasVisitsFor,
+// sparing the question on every batch.
 type noVisits struct {
-	mu    sync.Mutex
-	until map[string]time.Time
+	mu   sync.Mutex
+	seen map[string]visitsSeen
 }
 
-// noVisitsFor is how long an account's having no visit is believed.
-const noVisitsFor = time.Second
+type visitsSeen struct {
+	has   bool
+	until time.Time
+}
+
+const (
+	noVisitsFor  = time.Second
+	hasVisitsFor = time.Minute
+)
 
 // skip reports whether account acc had no visit a moment ago, asking
 // client when it no longer knows.
 func (n *noVisits) skip(ctx context.Context, client *ent.Client, acc string) bool {
 	now := time.Now()
 	n.mu.Lock()
-	until, ok := n.until[acc]
+	seen, ok := n.seen[acc]
 	n.mu.Unlock()
-	if ok && now.Before(until) {
-		return true
+	if ok && now.Before(seen.until) {
+		return !seen.has
 	}
 	has, err := client.Click.Query().Where(click.AccountID(acc)).Exist(viewer.SystemContext(ctx, acc))
-	if err != nil || has {
-		return false
+	if err != nil {
+		return false // the look-up decides
+	}
+	seen = visitsSeen{has: has, until: now.Add(noVisitsFor)}
+	if has {
+		seen.until = now.Add(hasVisitsFor)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.until == nil || len(n.until) > 100_000 {
-		n.until = map[string]time.Time{}
+	if n.seen == nil || len(n.seen) > 100_000 {
+		n.seen = map[string]visitsSeen{}
 	}
-	n.until[acc] = now.Add(noVisitsFor)
-	return true
+	n.seen[acc] = seen
+	return !has
 }
 
 // matchClicks matches, as they are stored, the RECEIVED items whose Click
